@@ -1,0 +1,117 @@
+"""Reads over the area tree, including point → grid resolution through a spatial index."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import shapely
+from django.db.models import Count, Max
+from shapely import STRtree
+from shapely.geometry import shape
+
+from .choices import AreaLevel
+from .models import Area
+
+
+class GridIndex:
+    """An STRtree over every active grid's polygon. ``locate`` answers a grid id or None.
+
+    Candidates come from the tree by bounding box; the exact test uses prepared polygons
+    (``contains_xy``), so a lookup costs a few microseconds. Points on a shared edge go to the grid
+    with the lowest code, so every point has one answer."""
+
+    def __init__(self, rows: list[tuple[int, str, dict]]):
+        rows = sorted(rows, key=lambda r: r[1])
+        self.ids = [r[0] for r in rows]
+        self.geoms = np.array([shape(r[2]) for r in rows], dtype=object)
+        for geom in self.geoms:
+            shapely.prepare(geom)
+        self.tree = STRtree(self.geoms)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def locate(self, lat: float, lng: float) -> int | None:
+        point = shapely.Point(lng, lat)
+        for i in sorted(self.tree.query(point)):
+            geom = self.geoms[i]
+            if shapely.contains_xy(geom, lng, lat) or geom.boundary.distance(point) == 0:
+                return self.ids[i]
+        return None
+
+    def locate_many(self, lats, lngs) -> list[int | None]:
+        """Vectorised lookup for many points at once (imports, benchmarks)."""
+        points = shapely.points(np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float))
+        point_idx, geom_idx = self.tree.query(points, predicate="intersects")
+        out: list[int | None] = [None] * len(points)
+        for p, g in sorted(zip(point_idx.tolist(), geom_idx.tolist(), strict=True), reverse=True):
+            out[p] = self.ids[g]
+        return out
+
+
+_lock = threading.Lock()
+_index: GridIndex | None = None
+_stamp: tuple | None = None
+_checked_at = 0.0
+#: How often (seconds) a process checks whether another process changed the grids.
+RECHECK_SECONDS = 2.0
+
+
+def _grid_rows():
+    return list(
+        Area.objects.filter(level=AreaLevel.GRID, is_active=True)
+        .exclude(geometry=None)
+        .values_list("pk", "code", "geometry")
+    )
+
+
+def _current_stamp() -> tuple:
+    agg = Area.objects.filter(level=AreaLevel.GRID).aggregate(n=Count("pk"), last=Max("updated_at"))
+    return (agg["n"], agg["last"])
+
+
+def grid_index() -> GridIndex:
+    """The process-wide index, rebuilt when grids change (here or in another process)."""
+    global _index, _stamp, _checked_at
+    now = time.monotonic()
+    if _index is not None and now - _checked_at < RECHECK_SECONDS:
+        return _index
+    with _lock:
+        stamp = _current_stamp()
+        if _index is None or stamp != _stamp:
+            _index = GridIndex(_grid_rows())
+            _stamp = stamp
+        _checked_at = time.monotonic()
+        return _index
+
+
+def invalidate_grid_index(sender=None, instance=None, **kwargs) -> None:
+    global _index
+    if instance is None or instance.level == AreaLevel.GRID:
+        with _lock:
+            _index = None
+
+
+def locate_grid(lat: float, lng: float) -> Area | None:
+    grid_id = grid_index().locate(lat, lng)
+    if grid_id is None:
+        return None
+    return Area.objects.select_related("parent__parent__parent__parent").get(pk=grid_id)
+
+
+def ancestors(area: Area) -> list[Area]:
+    """From the root down to the area's parent (parents are followed through select_related)."""
+    chain = []
+    node = area.parent
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    return list(reversed(chain))
+
+
+def top_visible_areas(user):
+    """The highest areas the user can see: the roots of their visible part of the tree."""
+    visible = Area.objects.visible_to(user)
+    return visible.exclude(parent__in=visible)

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CoreConfig(AppConfig):
+    name = "civicgrid.core"
+    label = "core"
+    verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from . import (
+            signals,  # noqa: F401  (change logging is a cross-cutting concern)
+            tasks,  # noqa: F401  (registers periodic tasks with Huey)
+        )

@@ -1,0 +1,243 @@
+"""Writing, sealing and verifying the audit logs.
+
+Rows are written in the transaction of the change they describe. Hash chaining is done later, in
+id order, by ``seal_pending`` (a periodic task), so ordinary writes never wait on a chain lock.
+``verify_chain`` recomputes every link and reports the first one that is broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from . import context
+from .models.audit import (
+    AccessLog,
+    AccessLogSeal,
+    AuditChainHead,
+    ChangeAction,
+    ChangeLog,
+    ChangeLogSeal,
+)
+
+GENESIS = "0" * 64
+#: Entries younger than this are still looked for by the sealer when they turn up late
+#: (a long transaction commits a low id after higher ids were sealed).
+SEAL_WINDOW = timedelta(days=2)
+
+STREAMS = {
+    "change": (ChangeLog, ChangeLogSeal),
+    "access": (AccessLog, AccessLogSeal),
+}
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def serialize_instance(instance: models.Model) -> dict:
+    """Concrete field values, JSON-safe, without the fields the model excludes from auditing."""
+    exclude = {"updated_at", *getattr(instance, "audit_exclude", ())}
+    data = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in exclude:
+            continue
+        data[field.attname] = field.value_from_object(instance)
+    return _json_safe(data)
+
+
+def _actor():
+    ctx = context.current()
+    user = ctx.user
+    return ctx, user
+
+
+def log_change(instance: models.Model, action: str, before: dict | None, after: dict | None) -> ChangeLog:
+    ctx, user = _actor()
+    return ChangeLog.objects.create(
+        user=user,
+        username=user.get_username() if user else "",
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        action=action,
+        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=False),
+        object_id=str(instance.pk),
+        object_repr=str(instance)[:200],
+        before=before,
+        after=after,
+    )
+
+
+def log_access(
+    kind: str,
+    *,
+    obj: models.Model | None = None,
+    reason: str = "",
+    detail: dict | None = None,
+    user=None,
+) -> AccessLog:
+    """Record a sensitive read, a reveal, an export or a login event."""
+    ctx, ctx_user = _actor()
+    user = user or ctx_user
+    return AccessLog.objects.create(
+        user=user,
+        username=user.get_username() if user else "",
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        kind=kind,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False) if obj else None,
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        reason=reason[:500],
+        detail=_json_safe(detail or {}),
+    )
+
+
+def entry_payload(entry: models.Model) -> dict:
+    """The content a seal's hash covers: every column of the entry."""
+    data = {}
+    for field in entry._meta.concrete_fields:
+        value = field.value_from_object(entry)
+        if field.name == "time":
+            value = value.astimezone(UTC).isoformat()
+        data[field.attname] = value
+    return _json_safe(data)
+
+
+def link_hash(prev_hash: str, seq: int, entry: models.Model) -> str:
+    body = json.dumps(entry_payload(entry), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}|{seq}|{body}".encode()).hexdigest()
+
+
+def _lock_head(stream: str) -> AuditChainHead:
+    AuditChainHead.objects.get_or_create(stream=stream)
+    return AuditChainHead.objects.select_for_update().get(stream=stream)
+
+
+def seal_pending(stream: str, *, batch: int = 5000) -> int:
+    """Extend ``stream``'s chain with entries not sealed yet, in id order. Returns how many."""
+    entry_model, seal_model = STREAMS[stream]
+    total = 0
+    while True:
+        with transaction.atomic():
+            head = _lock_head(stream)
+            since = timezone.now() - SEAL_WINDOW
+            entries = list(
+                entry_model.objects.filter(time__gte=since, seal__isnull=True).order_by("id")[:batch]
+            )
+            if not entries:
+                return total
+            seals = []
+            seq, prev = head.last_seq, head.last_hash
+            for entry in entries:
+                seq += 1
+                digest = link_hash(prev, seq, entry)
+                seals.append(seal_model(entry=entry, seq=seq, prev_hash=prev, hash=digest))
+                prev = digest
+            seal_model.objects.bulk_create(seals)
+            AuditChainHead.objects.filter(stream=stream).update(last_seq=seq, last_hash=prev)
+            total += len(entries)
+        if len(entries) < batch:
+            return total
+
+
+@dataclass
+class VerifyResult:
+    stream: str
+    checked: int
+    broken_seq: int | None = None
+    entry_id: int | None = None
+    reason: str = ""
+    unsealed_old: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None and self.unsealed_old == 0
+
+
+def verify_chain(stream: str, *, chunk: int = 5000) -> VerifyResult:
+    """Walk the chain from its start; stop at the first link that does not hold."""
+    entry_model, seal_model = STREAMS[stream]
+    result = VerifyResult(stream=stream, checked=0)
+    prev, expected_seq, last_seq = GENESIS, 1, 0
+    while True:
+        seals = list(seal_model.objects.filter(seq__gt=last_seq).order_by("seq")[:chunk])
+        if not seals:
+            break
+        entries = entry_model.objects.in_bulk([s.entry_id for s in seals])
+        for seal in seals:
+            problem = ""
+            entry = entries.get(seal.entry_id)
+            if seal.seq != expected_seq:
+                problem = f"sequence gap: expected {expected_seq}, found {seal.seq}"
+            elif seal.prev_hash != prev:
+                problem = "link does not follow the previous one"
+            elif entry is None:
+                problem = "entry is missing"
+            elif link_hash(prev, seal.seq, entry) != seal.hash:
+                problem = "entry content does not match its seal"
+            if problem:
+                result.broken_seq, result.entry_id, result.reason = seal.seq, seal.entry_id, problem
+                return result
+            prev, expected_seq, last_seq = seal.hash, seal.seq + 1, seal.seq
+            result.checked += 1
+    head = AuditChainHead.objects.filter(stream=stream).first()
+    if head and (head.last_seq != last_seq or head.last_hash != prev):
+        result.broken_seq = last_seq + 1
+        result.reason = "chain is shorter than its recorded head"
+        return result
+    # Entries the sealer can no longer pick up were inserted outside the application's path.
+    result.unsealed_old = entry_model.objects.filter(
+        time__lt=timezone.now() - SEAL_WINDOW, seal__isnull=True
+    ).count()
+    if result.unsealed_old:
+        result.reason = f"{result.unsealed_old} old entries were never sealed"
+    return result
+
+
+def protect_audit_tables_sql() -> list[str]:
+    """PostgreSQL triggers that refuse UPDATE and DELETE on the audit tables."""
+    tables = [m._meta.db_table for m in (ChangeLog, AccessLog, ChangeLogSeal, AccessLogSeal)]
+    stmts = [
+        """
+        CREATE OR REPLACE FUNCTION civicgrid_audit_append_only() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION 'audit table % is append-only (% refused)', TG_TABLE_NAME, TG_OP;
+        END;
+        $$ LANGUAGE plpgsql
+        """
+    ]
+    for table in tables:
+        stmts.append(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        stmts.append(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION civicgrid_audit_append_only()"
+        )
+    return stmts
+
+
+def install_triggers(apps=None, schema_editor=None) -> None:
+    conn = schema_editor.connection if schema_editor is not None else connection
+    if conn.vendor != "postgresql":
+        return
+    with conn.cursor() as cursor:
+        for stmt in protect_audit_tables_sql():
+            cursor.execute(stmt)
+
+
+__all__ = [
+    "ChangeAction",
+    "install_triggers",
+    "log_access",
+    "log_change",
+    "seal_pending",
+    "serialize_instance",
+    "verify_chain",
+]

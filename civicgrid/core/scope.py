@@ -1,0 +1,132 @@
+"""Data scope: which rows a user may act on, decided by the user's posts.
+
+A post is a role (a set of function permissions) held at an area node with a data scope. Area codes
+are hierarchical: a node's ``scope_code`` is a prefix of all its descendants' codes, so "this node and
+below" is an indexed range scan (``code >= prefix AND code < next(prefix)``) on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+
+class DataScope:
+    """Values of Post.data_scope (kept here so querysets need not import the accounts app)."""
+
+    ALL = "all"
+    SUBTREE = "subtree"
+    NODE = "node"
+    OWN = "own"
+
+
+@dataclass(frozen=True)
+class PostScope:
+    """What one post grants: a set of permissions over a part of the area tree."""
+
+    perms: frozenset[str]
+    data_scope: str
+    area_code: str
+
+
+def next_prefix(prefix: str) -> str | None:
+    """The smallest digit string greater than every string starting with ``prefix``
+    ('450403' -> '450404', '4509' -> '451'); None when no such string exists ('999')."""
+    stripped = prefix.rstrip("9")
+    if not stripped:
+        return None
+    return stripped[:-1] + str(int(stripped[-1]) + 1)
+
+
+def prefix_q(field: str, prefix: str) -> Q:
+    upper = next_prefix(prefix)
+    q = Q(**{f"{field}__gte": prefix})
+    if upper is not None:
+        q &= Q(**{f"{field}__lt": upper})
+    return q
+
+
+def user_scopes(user) -> list[PostScope]:
+    """The user's posts as scopes, loaded once per user object (i.e. once per request)."""
+    cached = getattr(user, "_civic_scopes", None)
+    if cached is None:
+        from civicgrid.accounts.selectors import load_post_scopes
+
+        cached = load_post_scopes(user)
+        user._civic_scopes = cached
+    return cached
+
+
+def clear_cached_scopes(user) -> None:
+    for attr in ("_civic_scopes", "_civic_perms"):
+        if hasattr(user, attr):
+            delattr(user, attr)
+
+
+def permission_name(model, action: str) -> str:
+    if "." in action:
+        return action
+    opts = model._meta
+    return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+def _merge_prefixes(codes: set[str]) -> list[str]:
+    """Drop prefixes covered by a shorter one: {'4504', '450403'} -> ['4504']."""
+    kept: list[str] = []
+    for code in sorted(codes, key=len):
+        if not any(code.startswith(k) for k in kept):
+            kept.append(code)
+    return sorted(kept)
+
+
+def scope_filter(user, perm: str, *, field: str, owner_field: str | None) -> Q | None:
+    """A Q selecting what ``user`` may do ``perm`` on; ``Q()`` for everything, None for nothing."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Q()
+    subtrees: set[str] = set()
+    nodes: set[str] = set()
+    own = False
+    for post in user_scopes(user):
+        if perm not in post.perms:
+            continue
+        if post.data_scope == DataScope.ALL:
+            return Q()
+        if post.data_scope == DataScope.SUBTREE:
+            subtrees.add(post.area_code)
+        elif post.data_scope == DataScope.NODE:
+            nodes.add(post.area_code)
+        elif post.data_scope == DataScope.OWN:
+            own = True
+    merged = _merge_prefixes(subtrees)
+    nodes = {n for n in nodes if not any(n.startswith(p) for p in merged)}
+    q: Q | None = None
+    for prefix in merged:
+        q = prefix_q(field, prefix) if q is None else q | prefix_q(field, prefix)
+    if nodes:
+        node_q = Q(**{f"{field}__in": sorted(nodes)})
+        q = node_q if q is None else q | node_q
+    if own and owner_field:
+        own_q = Q(**{owner_field: user.pk})
+        q = own_q if q is None else q | own_q
+    return q
+
+
+def covers_area(user, perm: str, area_code: str) -> bool:
+    """Whether some post grants ``perm`` over the area with ``area_code`` (e.g. to add a record there)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    for post in user_scopes(user):
+        if perm not in post.perms:
+            continue
+        if post.data_scope == DataScope.ALL:
+            return True
+        if post.data_scope == DataScope.SUBTREE and area_code.startswith(post.area_code):
+            return True
+        if post.data_scope in (DataScope.NODE, DataScope.OWN) and area_code == post.area_code:
+            return True
+    return False

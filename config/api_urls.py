@@ -1,0 +1,18 @@
+"""/api/v1/ routes."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from civicgrid.accounts.api.views import MeView, PostViewSet, RoleViewSet, UserViewSet
+from civicgrid.areas.api.views import AreaViewSet
+from civicgrid.core.api.audit import AccessLogViewSet, ChangeLogViewSet
+
+router = DefaultRouter()
+router.register("areas", AreaViewSet, basename="area")
+router.register("users", UserViewSet, basename="user")
+router.register("posts", PostViewSet, basename="post")
+router.register("roles", RoleViewSet, basename="role")
+router.register("audit/changes", ChangeLogViewSet, basename="changelog")
+router.register("audit/access", AccessLogViewSet, basename="accesslog")
+
+urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]
