@@ -39,8 +39,9 @@ bench: install
 	$(BIN)/python -m bench.run --scale $(SCALE)
 
 messages: install
-	cd civicgrid && ../$(BIN)/python ../manage.py makemessages -l zh_Hans -l en --no-obsolete
-	$(BIN)/python manage.py compilemessages
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete \
+		--ignore='.venv/*' --ignore='var/*' --ignore='bench/*' --ignore='static/*'
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore='.venv/*'
 
 clean:
 	rm -rf var .pytest_cache

@@ -15,7 +15,9 @@ from django.utils.translation import gettext as _
 from .selectors import needs_agreement
 
 #: Paths that stay open without an accepted agreement (signing in and out, the agreement itself).
-OPEN_PREFIXES = ("/accounts/", "/static/", "/healthz", "/i18n/", "/favicon.ico", "/api/schema")
+OPEN_PREFIXES = ("/accounts/", "/static/", "/healthz", "/i18n/", "/favicon.ico")
+#: The API checks the agreement in its permission class, after token or session authentication.
+API_PREFIX = "/api/"
 
 
 class SessionIdleTimeoutMiddleware:
@@ -48,7 +50,8 @@ class SessionIdleTimeoutMiddleware:
 
 
 class AgreementRequiredMiddleware:
-    """Staff see no data page until they accept the current confidentiality agreement."""
+    """Staff see no data page until they accept the current confidentiality agreement
+    (StaffAPIPermission does the same for the API)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -58,15 +61,8 @@ class AgreementRequiredMiddleware:
         if (
             request.user.is_authenticated
             and not path.startswith(OPEN_PREFIXES)
+            and not path.startswith(API_PREFIX)
             and needs_agreement(request.user)
         ):
-            if path.startswith("/api/"):
-                return JsonResponse(
-                    {
-                        "detail": _("Accept the data-confidentiality agreement before using the API."),
-                        "code": "agreement_required",
-                    },
-                    status=403,
-                )
             return redirect(f"{reverse('accounts:agreement')}?next={path}")
         return self.get_response(request)

@@ -82,11 +82,11 @@
       var poly = L.geoJSON(displayGeometry(area.geometry), {
         style: {color: colours[i % colours.length], weight: 2, fillOpacity: 0.18},
       });
+      var label = items.length <= 20;  // few areas: name them on the map
       poly.eachLayer(function (l) {
         l.options.areaCode = area.code;
-        l.bindTooltip(area.name, {sticky: true});
+        l.bindTooltip(area.name, label ? {permanent: true, direction: "center", className: "area-label"} : {sticky: true});
         l.on("click", function () { drill(area); });
-        if (l._path) l._path.setAttribute("data-code", area.code);
       });
       poly.addTo(layer);
       poly.eachLayer(function (l) { if (l._path) l._path.setAttribute("data-code", area.code); });
@@ -103,6 +103,7 @@
     return getJSON(url).then(function (res) {
       if (!res.ok) { showInfo(node, []); document.getElementById("panel-info").textContent = res.body.detail || T.error; return; }
       var items = res.body.results;
+      if (!node && items.length === 1) return drill(items[0]);  // one top area: open it at once
       if (node && !items.length) {
         // A leaf (grid): show it alone.
         return getJSON(API + node.id + "/").then(function (r) { draw([r.body], r.body); showInfo(r.body, []); });

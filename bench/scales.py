@@ -1,0 +1,41 @@
+"""Benchmark scales and the environment variables the runner passes to its workers.
+
+Importable without Django: the runner (``bench.run``) and ``bench.settings`` both read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    #: Rows in the BenchRecord table.
+    rows: int
+    #: Random points for the ``locate`` benchmark.
+    points: int
+    #: Timed repetitions per scope_list variant (after ``warmup`` untimed ones).
+    repetitions: int
+    warmup: int
+    #: Calls of GridIndex.locate_many (each on all ``points``).
+    batches: int
+
+
+SCALES: dict[str, Scale] = {
+    # For the smoke test only: exercises every code path in a few seconds; figures mean little.
+    "tiny": Scale("tiny", rows=2_000, points=5_000, repetitions=20, warmup=3, batches=3),
+    "small": Scale("small", rows=50_000, points=100_000, repetitions=200, warmup=20, batches=10),
+    "city": Scale("city", rows=1_000_000, points=100_000, repetitions=100, warmup=10, batches=10),
+}
+
+DATABASES = ("sqlite", "postgres")
+
+# Environment variables (the runner sets the first three for each worker).
+ENV_SCALE = "BENCH_SCALE"
+ENV_DB = "BENCH_DB"
+ENV_RESULTS_DIR = "BENCH_RESULTS_DIR"
+#: Override the SQLite file (default ``var/bench/bench-<scale>.sqlite3``).
+ENV_SQLITE_PATH = "BENCH_SQLITE_PATH"
+#: Override the PostgreSQL URL (default below).
+ENV_PG_URL = "BENCH_PG_URL"
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/civicgrid_bench"

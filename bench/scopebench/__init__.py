@@ -1,0 +1,1 @@
+"""A tiny app holding ``BenchRecord``, the scoped table the scope benchmarks query."""

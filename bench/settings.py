@@ -1,0 +1,45 @@
+"""Settings for benchmark workers: the project's settings plus the ``scopebench`` app and a database
+of the benchmark's own, chosen by environment variables the runner sets (see ``bench.scales``):
+
+- ``BENCH_DB=sqlite`` (default): ``var/bench/bench-<scale>.sqlite3`` (or ``BENCH_SQLITE_PATH``) with the
+  same connection OPTIONS as the project's SQLite database (WAL, synchronous=NORMAL, …);
+- ``BENCH_DB=postgres``: ``BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/civicgrid_bench``).
+
+DEBUG is off, as in production: with DEBUG on Django records every query, which would be measured too.
+"""
+
+import os
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES as PROJECT_DATABASES
+from config.settings import HUEY, INSTALLED_APPS, VAR_DIR
+
+from .scales import DATABASES as BENCH_DATABASES
+from .scales import DEFAULT_PG_URL, ENV_DB, ENV_PG_URL, ENV_SCALE, ENV_SQLITE_PATH, SCALES
+
+BENCH_SCALE = os.environ.get(ENV_SCALE, "small")
+BENCH_DB = os.environ.get(ENV_DB, "sqlite")
+if BENCH_SCALE not in SCALES:
+    raise ImproperlyConfigured(f"{ENV_SCALE} must be one of {', '.join(SCALES)}")
+if BENCH_DB not in BENCH_DATABASES:
+    raise ImproperlyConfigured(f"{ENV_DB} must be one of {', '.join(BENCH_DATABASES)}")
+
+INSTALLED_APPS = [*INSTALLED_APPS, "bench.scopebench"]
+DEBUG = False
+
+if BENCH_DB == "postgres":
+    DATABASES = {"default": dj_database_url.parse(os.environ.get(ENV_PG_URL, DEFAULT_PG_URL))}
+else:
+    _project_db = PROJECT_DATABASES["default"]
+    if _project_db["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured("unset DATABASE_URL: bench.settings takes the project's SQLite OPTIONS")
+    _path = os.environ.get(ENV_SQLITE_PATH) or str(VAR_DIR / "bench" / f"bench-{BENCH_SCALE}.sqlite3")
+    os.makedirs(os.path.dirname(os.path.abspath(_path)), exist_ok=True)
+    DATABASES = {"default": {**_project_db, "NAME": _path}}
+
+# Nothing the benchmark does should reach the shared task queue file or spend time hashing passwords.
+HUEY = {**HUEY, "immediate": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
