@@ -76,35 +76,34 @@ def test_periodic_tasks_are_registered():
 
 
 @pytest.mark.redis
-def test_redis_backed_queue_end_to_end():
-    """Enqueue on Redis, let a real consumer thread run it, read the result back from Redis."""
-    import threading
+def test_redis_backed_queue_end_to_end(tmp_path):
+    """The real configuration: a `run_huey` worker process on Redis runs a task that another process
+    enqueued, and the result comes back through Redis."""
     import uuid
 
-    from huey import RedisHuey
-    from huey.consumer import Consumer
-
-    huey = RedisHuey(f"civicgrid-test-{uuid.uuid4().hex[:8]}", url=os.environ["REDIS_URL"])
-
-    @huey.task()
-    def add(a, b):
-        return a + b
-
-    @huey.periodic_task(lambda dt: False)
-    def never():
-        return None
-
-    result = add(2, 3)
-    assert huey.pending_count() == 1
-    consumer = Consumer(huey, workers=1, periodic=False, check_worker_health=False)
-    thread = threading.Thread(target=consumer.run, daemon=True)
-    thread.start()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "HUEY_NAME": f"civicgrid-test-{uuid.uuid4().hex[:8]}",
+        "CIVICGRID_VAR_DIR": str(tmp_path),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_huey", "--workers", "1", "--no-periodic"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
     try:
-        assert result.get(blocking=True, timeout=10) == 5
-        assert huey.pending_count() == 0
+        code = (
+            "import django; django.setup(); from huey.contrib.djhuey import HUEY; "
+            "from civicgrid.core.tasks import ping; r = ping(); "
+            "print(type(HUEY.storage).__name__, r.get(blocking=True, timeout=30)); HUEY.storage.flush_all()"
+        )
+        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == ["PriorityRedisStorage", "pong"]
     finally:
-        consumer.stop(graceful=True)
-        huey.storage.flush_all()
+        worker.terminate()
+        worker.wait(timeout=15)
 
 
 @pytest.mark.redis
