@@ -6,12 +6,24 @@ from rest_framework.routers import DefaultRouter
 from civicgrid.accounts.api.views import MeView, PostViewSet, RoleViewSet, UserViewSet
 from civicgrid.areas.api.views import AreaViewSet
 from civicgrid.core.api.audit import AccessLogViewSet, ChangeLogViewSet
+from civicgrid.registry.api.views import (
+    BuildingViewSet,
+    CompoundViewSet,
+    HouseholdViewSet,
+    HouseViewSet,
+    PersonViewSet,
+)
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
 router.register("users", UserViewSet, basename="user")
 router.register("posts", PostViewSet, basename="post")
 router.register("roles", RoleViewSet, basename="role")
+router.register("registry/people", PersonViewSet, basename="person")
+router.register("registry/compounds", CompoundViewSet, basename="compound")
+router.register("registry/buildings", BuildingViewSet, basename="building")
+router.register("registry/houses", HouseViewSet, basename="house")
+router.register("registry/households", HouseholdViewSet, basename="household")
 router.register("audit/changes", ChangeLogViewSet, basename="changelog")
 router.register("audit/access", AccessLogViewSet, basename="accesslog")
 

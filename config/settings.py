@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "civicgrid.core",
     "civicgrid.accounts",
     "civicgrid.areas",
+    "civicgrid.registry",
 ]
 
 MIDDLEWARE = [

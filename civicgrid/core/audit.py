@@ -43,13 +43,20 @@ def _json_safe(value):
 
 
 def serialize_instance(instance: models.Model) -> dict:
-    """Concrete field values, JSON-safe, without the fields the model excludes from auditing."""
+    """Concrete field values, JSON-safe, without the fields the model excludes from auditing.
+    Encrypted fields appear only as a keyed fingerprint: a change shows, the value never does."""
+    from .crypto import blind_index
+    from .fields import EncryptedTextField
+
     exclude = {"updated_at", *getattr(instance, "audit_exclude", ())}
     data = {}
     for field in instance._meta.concrete_fields:
         if field.name in exclude:
             continue
-        data[field.attname] = field.value_from_object(instance)
+        value = field.value_from_object(instance)
+        if isinstance(field, EncryptedTextField) and value:
+            value = "enc:" + blind_index(value, purpose="audit")[:12]
+        data[field.attname] = value
     return _json_safe(data)
 
 

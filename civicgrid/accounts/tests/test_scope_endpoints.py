@@ -17,8 +17,11 @@ class TestUserEndpoints(ScopedEndpointTests):
         return reverse("api:user-detail", args=[obj.pk])
 
     def make_object(self, area, n=0):
-        return make_user(f"t_member_{area.code}_{n}", "grid_worker" if area.level == "grid" else None,
-                         area.code if area.level == "grid" else None)
+        return make_user(
+            f"t_member_{area.code}_{n}",
+            "grid_worker" if area.level == "grid" else None,
+            area.code if area.level == "grid" else None,
+        )
 
     def page_detail(self, obj):
         return reverse("accounts:user_detail", args=[obj.pk])
@@ -33,13 +36,17 @@ def test_user_pages_for_a_district_official(wuzhou, client):
     listing = client.get(reverse("accounts:users")).content.decode()
     assert "t_in" in listing and "t_out" not in listing
     assert client.get(reverse("accounts:user_detail", args=[outside.pk])).status_code == 404
-    res = client.post(reverse("accounts:user_detail", args=[inside.pk]),
-                      {"op": "edit", "display_name": "新名字", "email": "", "is_active": "on"})
+    res = client.post(
+        reverse("accounts:user_detail", args=[inside.pk]),
+        {"op": "edit", "display_name": "新名字", "email": "", "is_active": "on"},
+    )
     assert res.status_code == 302
     inside.refresh_from_db()
     assert inside.display_name == "新名字"
-    res = client.post(reverse("accounts:user_detail", args=[outside.pk]),
-                      {"op": "edit", "display_name": "x", "email": "", "is_active": "on"})
+    res = client.post(
+        reverse("accounts:user_detail", args=[outside.pk]),
+        {"op": "edit", "display_name": "x", "email": "", "is_active": "on"},
+    )
     assert res.status_code == 404
 
 
@@ -50,17 +57,33 @@ def test_create_user_and_give_a_post_through_pages(wuzhou, client):
 
     admin = make_user("t_admin", "sysadmin")
     client.force_login(admin)
-    res = client.post(reverse("accounts:user_create"), {"username": "newbie", "display_name": "新人",
-                                                        "user_type": "staff", "password": "short"})
+    res = client.post(
+        reverse("accounts:user_create"),
+        {"username": "newbie", "display_name": "新人", "user_type": "staff", "password": "short"},
+    )
     assert res.status_code == 200 and "password" in res.context["form"].errors
-    res = client.post(reverse("accounts:user_create"), {"username": "newbie", "display_name": "新人",
-                                                        "user_type": "staff", "password": "a-long-pass-phrase-7"})
+    res = client.post(
+        reverse("accounts:user_create"),
+        {
+            "username": "newbie",
+            "display_name": "新人",
+            "user_type": "staff",
+            "password": "a-long-pass-phrase-7",
+        },
+    )
     assert res.status_code == 302
     user = User.objects.get(username="newbie")
     area = Area.objects.get(code="450403005001")
-    res = client.post(reverse("accounts:user_detail", args=[user.pk]), {
-        "op": "add_post", "role": Role.objects.get(code="community_official").pk, "area": area.pk,
-        "data_scope": "", "title": "主任"})
+    res = client.post(
+        reverse("accounts:user_detail", args=[user.pk]),
+        {
+            "op": "add_post",
+            "role": Role.objects.get(code="community_official").pk,
+            "area": area.pk,
+            "data_scope": "",
+            "title": "主任",
+        },
+    )
     assert res.status_code == 302
     post = user.posts.get()
     assert post.data_scope == "subtree" and post.area == area
@@ -75,12 +98,21 @@ def test_roles_page_and_custom_role(wuzhou, client):
     client.force_login(admin)
     assert client.get(reverse("accounts:roles")).status_code == 200
     builtin = Role.objects.get(code="grid_worker")
-    res = client.post(reverse("accounts:role_edit", args=[builtin.pk]),
-                      {"code": "grid_worker", "name": "x", "default_scope": "node"})
+    res = client.post(
+        reverse("accounts:role_edit", args=[builtin.pk]),
+        {"code": "grid_worker", "name": "x", "default_scope": "node"},
+    )
     assert res.status_code == 200 and res.context["form"].errors
-    res = client.post(reverse("accounts:role_create"), {
-        "code": "inspector", "name": "巡查员", "description": "", "default_scope": "subtree",
-        "permissions": [p.pk for p in builtin.permissions.all()]})
+    res = client.post(
+        reverse("accounts:role_create"),
+        {
+            "code": "inspector",
+            "name": "巡查员",
+            "description": "",
+            "default_scope": "subtree",
+            "permissions": [p.pk for p in builtin.permissions.all()],
+        },
+    )
     assert res.status_code == 302
     assert set(Role.objects.get(code="inspector").permissions.all()) == set(builtin.permissions.all())
 
@@ -88,7 +120,6 @@ def test_roles_page_and_custom_role(wuzhou, client):
 @pytest.mark.django_db
 def test_publish_agreement_page(wuzhou, client):
     from civicgrid.accounts.models import Agreement
-
     from civicgrid.accounts.services import agreement_accept
 
     admin = make_user("t_admin", "sysadmin")

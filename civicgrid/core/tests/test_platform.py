@@ -89,7 +89,11 @@ def test_redis_backed_queue_end_to_end(tmp_path):
     }
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_huey", "--workers", "1", "--no-periodic"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         code = (
@@ -97,8 +101,9 @@ def test_redis_backed_queue_end_to_end(tmp_path):
             "from civicgrid.core.tasks import ping; r = ping(); "
             "print(type(HUEY.storage).__name__, r.get(blocking=True, timeout=30)); HUEY.storage.flush_all()"
         )
-        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=60)
+        res = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert res.returncode == 0, res.stderr
         assert res.stdout.split() == ["PriorityRedisStorage", "pong"]
     finally:
