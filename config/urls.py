@@ -5,6 +5,7 @@ urlpatterns = [
     path("", include("civicgrid.core.urls")),
     path("", include("civicgrid.accounts.urls")),
     path("", include("civicgrid.areas.urls")),
+    path("", include("civicgrid.registry.urls")),
     path("portal/", include("civicgrid.core.portal_urls")),
     path("m/", include("civicgrid.core.mobile_urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Substr
 
 from civicgrid.core.validators import normalise_resident_id
 
@@ -106,3 +107,17 @@ def population_statistics(people: QuerySet[Person], user, today: date | None = N
 def house_statistics(houses: QuerySet[House]) -> dict:
     counts = dict(houses.values_list("use").annotate(n=Count("id")).values_list("use", "n"))
     return {str(label): counts.get(value, 0) for value, label in HouseUse.choices}
+
+
+def counts_by_child_area(people: QuerySet[Person], children) -> dict[str, int]:
+    """Head counts per child area in one grouped query (children share one code length)."""
+    if not children:
+        return {}
+    length = len(children[0].scope_code)
+    rows = (
+        people.annotate(prefix=Substr("area_code", 1, length))
+        .values("prefix")
+        .annotate(n=Count("id"))
+        .values_list("prefix", "n")
+    )
+    return dict(rows)
