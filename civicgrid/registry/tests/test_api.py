@@ -25,6 +25,9 @@ class TestPersonEndpoints(ScopedEndpointTests):
             actor=None, name=f"居民{n}", grid=area, id_number=rid(100 + n, region="450403")
         )
 
+    def page_detail(self, obj):
+        return reverse("registry:person", args=[obj.pk])
+
 
 @pytest.fixture
 def people(house):
