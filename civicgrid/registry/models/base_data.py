@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from civicgrid.core.fields import EncryptedTextField
 from civicgrid.core.models import BaseModel, ScopedModel
 
-from .choices import (
+from ..choices import (
     FacilityStatus,
     HouseUse,
     IdKind,
