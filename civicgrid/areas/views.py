@@ -34,6 +34,7 @@ class MapView(StaffPageMixin, TemplateView):
             "noChildren": _("No sub-areas."),
             "badPoint": _("Enter a latitude and a longitude, e.g. 23.48, 111.31."),
             "error": _("The map data could not be loaded."),
+            "houses": _("houses"),
         }
         return ctx
 

@@ -4,7 +4,8 @@
 (function () {
   "use strict";
   var script = document.currentScript;
-  var API = script.dataset.api, LOCATE = script.dataset.locate;
+  var API = script.dataset.api, LOCATE = script.dataset.locate, BUILDINGS = script.dataset.buildings;
+  var PLACES = script.dataset.places;
   var cfg = JSON.parse(document.getElementById("map-config").textContent);
   var T = JSON.parse(document.getElementById("map-text").textContent);
   var gcj = cfg.tileCrs === "gcj02";
@@ -105,13 +106,33 @@
       var items = res.body.results;
       if (!node && items.length === 1) return drill(items[0]);  // one top area: open it at once
       if (node && !items.length) {
-        // A leaf (grid): show it alone.
-        return getJSON(API + node.id + "/").then(function (r) { draw([r.body], r.body); showInfo(r.body, []); });
+        // A leaf (grid): show it alone, with its buildings when the user may see them.
+        return getJSON(API + node.id + "/").then(function (r) {
+          draw([r.body], r.body); showInfo(r.body, []);
+          if (BUILDINGS) return showBuildings(node.id);
+        });
       }
       draw(items, node);
       showInfo(node, items);
       document.getElementById("map").dataset.level = items.length ? items[0].level : "";
     }).catch(function () { document.getElementById("panel-info").textContent = T.error; });
+  }
+
+  function showBuildings(gridId) {
+    return getJSON(BUILDINGS + "?area=" + gridId + "&page_size=500").then(function (res) {
+      if (!res.ok) return;
+      res.body.results.forEach(function (b) {
+        if (b.lat === null || b.lng === null) return;
+        var m = L.circleMarker(toDisplay(b.lat, b.lng), {radius: 6, color: "#b91c1c", weight: 2, fillOpacity: 0.7});
+        var box = el("div");
+        var link = el("a", {href: PLACES + "?building=" + b.id}, b.name);
+        box.appendChild(link);
+        box.appendChild(el("div", {"class": "muted"}, T.houses + ": " + b.house_count));
+        m.bindPopup(box);
+        m.addTo(layer);
+        if (m._path) m._path.setAttribute("data-building", b.id);
+      });
+    });
   }
 
   function drill(area) {

@@ -6,6 +6,7 @@ from civicgrid.accounts.demo import DEMO_PASSWORD, load_accounts
 from civicgrid.areas.demo import load_wuzhou
 from civicgrid.core.audit import STREAMS, seal_pending
 from civicgrid.core.context import acting_as
+from civicgrid.registry.demo import generate
 
 
 class Command(BaseCommand):
@@ -15,9 +16,11 @@ class Command(BaseCommand):
         with acting_as(None):
             created = load_wuzhou()
             rows = load_accounts()
+            base_data = generate()
             for stream in STREAMS:
                 seal_pending(stream)
         self.stdout.write(f"Areas created: {created}")
+        self.stdout.write("Base data: " + ", ".join(f"{k} {v}" for k, v in base_data.items()))
         self.stdout.write("")
         self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD})")
         for username, role, area in rows:
