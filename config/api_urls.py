@@ -9,9 +9,12 @@ from civicgrid.core.api.audit import AccessLogViewSet, ChangeLogViewSet
 from civicgrid.registry.api.views import (
     BuildingViewSet,
     CompoundViewSet,
+    FacilityViewSet,
     HouseholdViewSet,
     HouseViewSet,
+    OrganisationViewSet,
     PersonViewSet,
+    ShopViewSet,
 )
 
 router = DefaultRouter()
@@ -24,6 +27,9 @@ router.register("registry/compounds", CompoundViewSet, basename="compound")
 router.register("registry/buildings", BuildingViewSet, basename="building")
 router.register("registry/houses", HouseViewSet, basename="house")
 router.register("registry/households", HouseholdViewSet, basename="household")
+router.register("registry/organisations", OrganisationViewSet, basename="organisation")
+router.register("registry/shops", ShopViewSet, basename="shop")
+router.register("registry/facilities", FacilityViewSet, basename="facility")
 router.register("audit/changes", ChangeLogViewSet, basename="changelog")
 router.register("audit/access", AccessLogViewSet, basename="accesslog")
 

@@ -30,7 +30,20 @@ from civicgrid.core.validators import (
 )
 
 from .choices import IdKind, PersonEventKind, PersonStatus, PersonType, Relation
-from .models import Building, Compound, House, Household, Person, PersonEvent, PersonTag, Tag
+from .models import (
+    Building,
+    Compound,
+    Facility,
+    FacilityCategory,
+    House,
+    Household,
+    Organisation,
+    Person,
+    PersonEvent,
+    PersonTag,
+    Shop,
+    Tag,
+)
 
 DOCUMENT_PURPOSE = "document"
 PHONE_PURPOSE = "mobile"
@@ -533,3 +546,131 @@ def person_set_tags(*, actor, person: Person, tags: list[Tag]) -> Person:
     for tag_id in wanted - current:
         PersonTag.objects.create(person=person, tag_id=tag_id)
     return person
+
+
+# ---- organisations, shops, facilities -----------------------------------------------------------
+
+
+def _clean_uscc(uscc: str) -> str | None:
+    from civicgrid.core.validators import validate_uscc
+
+    if not uscc:
+        return None
+    try:
+        return validate_uscc(uscc)
+    except ValidationError as exc:
+        raise ValidationError({"uscc": exc.messages})
+
+
+@transaction.atomic
+def organisation_create(
+    *,
+    actor,
+    name: str,
+    kind: str,
+    uscc: str = "",
+    lat: float | None = None,
+    lng: float | None = None,
+    grid: Area | None = None,
+    building: Building | None = None,
+    legal_representative: str = "",
+    contact_phone: str = "",
+    staff_count: int | None = None,
+    industry: str = "",
+    address: str = "",
+) -> Organisation:
+    if building is not None and grid is None and lat is None:
+        grid = building.area
+    area = _grid_from_point(lat, lng, grid)
+    _require_scope(actor, "registry.add_organisation", area, "location")
+    uscc = _clean_uscc(uscc)
+    if uscc and Organisation.objects.filter(uscc=uscc).exists():
+        raise ValidationError({"uscc": _("An organisation with this credit code is already registered.")})
+    org = Organisation(
+        name=name.strip(),
+        kind=kind,
+        uscc=uscc,
+        legal_representative=legal_representative,
+        contact_phone=clean_phone(contact_phone),
+        staff_count=staff_count,
+        industry=industry,
+        address=address,
+        building=building,
+        lat=lat,
+        lng=lng,
+        area=area,
+        created_by=actor,
+    )
+    org.full_clean()
+    org.save()
+    return org
+
+
+@transaction.atomic
+def shop_create(
+    *,
+    actor,
+    name: str,
+    business: str = "",
+    uscc: str = "",
+    operator: str = "",
+    contact_phone: str = "",
+    lat: float | None = None,
+    lng: float | None = None,
+    grid: Area | None = None,
+    building: Building | None = None,
+    address: str = "",
+) -> Shop:
+    if building is not None and grid is None and lat is None:
+        grid = building.area
+    area = _grid_from_point(lat, lng, grid)
+    _require_scope(actor, "registry.add_shop", area, "location")
+    shop = Shop(
+        name=name.strip(),
+        business=business,
+        uscc=_clean_uscc(uscc) or "",
+        operator=operator,
+        contact_phone=clean_phone(contact_phone),
+        address=address,
+        building=building,
+        lat=lat,
+        lng=lng,
+        area=area,
+        created_by=actor,
+    )
+    shop.full_clean()
+    shop.save()
+    return shop
+
+
+@transaction.atomic
+def facility_create(
+    *,
+    actor,
+    category: FacilityCategory,
+    lat: float,
+    lng: float,
+    grid: Area | None = None,
+    name: str = "",
+    code: str = "",
+    owner_department: str = "",
+) -> Facility:
+    """A component located on the map; its code defaults to grid code + class code + sequence."""
+    area = _grid_from_point(lat, lng, grid)
+    _require_scope(actor, "registry.add_facility", area, "location")
+    if not code:
+        prefix = f"{area.code}{category.code}"
+        code = f"{prefix}{Facility.objects.filter(code__startswith=prefix).count() + 1:03d}"
+    facility = Facility(
+        category=category,
+        code=code,
+        name=name or category.name,
+        lat=lat,
+        lng=lng,
+        owner_department=owner_department,
+        area=area,
+        created_by=actor,
+    )
+    facility.full_clean()
+    facility.save()
+    return facility

@@ -6,8 +6,20 @@ from rest_framework import serializers
 
 from civicgrid.areas.models import Area
 from civicgrid.core.masking import mask_document, mask_mobile
-from civicgrid.registry.choices import IdKind, PersonType, Relation, Sex
-from civicgrid.registry.models import Building, Compound, House, Household, Person, PersonEvent, Tag
+from civicgrid.registry.choices import IdKind, OrgKind, PersonType, Relation, Sex
+from civicgrid.registry.models import (
+    Building,
+    Compound,
+    Facility,
+    FacilityCategory,
+    House,
+    Household,
+    Organisation,
+    Person,
+    PersonEvent,
+    Shop,
+    Tag,
+)
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -202,3 +214,122 @@ class HouseholdSerializer(serializers.ModelSerializer):
     class Meta:
         model = Household
         fields = ["id", "number", "house", "head", "head_name", "is_active"]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    grid = serializers.CharField(source="area.code", read_only=True)
+    contact_phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organisation
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "uscc",
+            "legal_representative",
+            "contact_phone",
+            "staff_count",
+            "industry",
+            "address",
+            "building",
+            "lat",
+            "lng",
+            "grid",
+        ]
+
+    def get_contact_phone(self, obj) -> str:
+        return mask_mobile(obj.contact_phone)
+
+
+class OrganisationWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    kind = serializers.ChoiceField(choices=OrgKind.choices, default=OrgKind.ENTERPRISE)
+    uscc = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    legal_representative = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    staff_count = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    industry = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    building = ScopedRelatedField(
+        queryset=Building.objects.all(), required=False, allow_null=True, default=None
+    )
+    grid = ScopedRelatedField(
+        queryset=Area.objects.filter(level="grid"), required=False, allow_null=True, default=None
+    )
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True, default=None)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True, default=None)
+
+
+class ShopSerializer(serializers.ModelSerializer):
+    grid = serializers.CharField(source="area.code", read_only=True)
+    contact_phone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Shop
+        fields = [
+            "id",
+            "name",
+            "business",
+            "uscc",
+            "operator",
+            "contact_phone",
+            "address",
+            "building",
+            "lat",
+            "lng",
+            "grid",
+        ]
+
+    def get_contact_phone(self, obj) -> str:
+        return mask_mobile(obj.contact_phone)
+
+
+class ShopWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150)
+    business = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    uscc = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    operator = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    contact_phone = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    building = ScopedRelatedField(
+        queryset=Building.objects.all(), required=False, allow_null=True, default=None
+    )
+    grid = ScopedRelatedField(
+        queryset=Area.objects.filter(level="grid"), required=False, allow_null=True, default=None
+    )
+    lat = serializers.FloatField(min_value=-90, max_value=90, required=False, allow_null=True, default=None)
+    lng = serializers.FloatField(min_value=-180, max_value=180, required=False, allow_null=True, default=None)
+
+
+class FacilitySerializer(serializers.ModelSerializer):
+    grid = serializers.CharField(source="area.code", read_only=True)
+    category_code = serializers.CharField(source="category.code", read_only=True)
+    category_name = serializers.CharField(source="category.name", read_only=True)
+
+    class Meta:
+        model = Facility
+        fields = [
+            "id",
+            "code",
+            "name",
+            "category",
+            "category_code",
+            "category_name",
+            "status",
+            "owner_department",
+            "lat",
+            "lng",
+            "grid",
+        ]
+
+
+class FacilityWriteSerializer(serializers.Serializer):
+    category = serializers.PrimaryKeyRelatedField(queryset=FacilityCategory.objects.all())
+    lat = serializers.FloatField(min_value=-90, max_value=90)
+    lng = serializers.FloatField(min_value=-180, max_value=180)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    owner_department = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    grid = ScopedRelatedField(
+        queryset=Area.objects.filter(level="grid"), required=False, allow_null=True, default=None
+    )

@@ -8,20 +8,36 @@ from civicgrid.core.api.views import ScopedModelViewSet, ScopedViewSetMixin
 from civicgrid.core.audit import log_access
 from civicgrid.core.models.audit import AccessKind
 from civicgrid.registry import selectors, services
-from civicgrid.registry.models import Building, Compound, House, Household, Person, PersonTag
+from civicgrid.registry.models import (
+    Building,
+    Compound,
+    Facility,
+    House,
+    Household,
+    Organisation,
+    Person,
+    PersonTag,
+    Shop,
+)
 
 from .serializers import (
     BuildingSerializer,
     CompoundSerializer,
+    FacilitySerializer,
+    FacilityWriteSerializer,
     HouseholdSerializer,
     HouseSerializer,
     LeaveSerializer,
     MoveSerializer,
+    OrganisationSerializer,
+    OrganisationWriteSerializer,
     PersonEventSerializer,
     PersonSerializer,
     PersonUpdateSerializer,
     PersonWriteSerializer,
     RevealSerializer,
+    ShopSerializer,
+    ShopWriteSerializer,
 )
 
 
@@ -196,3 +212,60 @@ class HouseholdViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Household.objects.select_related("head").order_by("id")
     serializer_class = HouseholdSerializer
     filterset_fields = ["house", "is_active"]
+
+
+class PlaceRecordViewSet(ScopedModelViewSet):
+    """Organisations, shops and facilities: list (``?q=`` name or code, ``?area=`` grid), read, create."""
+
+    http_method_names = ["get", "post", "head", "options"]
+    write_serializer = None
+    create_service = None
+    search_fields: tuple[str, ...] = ("name",)
+
+    def get_serializer_class(self):
+        return self.write_serializer if self.action == "create" else self.serializer_class
+
+    def get_queryset(self):
+        qs = super().get_queryset()
+        q = self.request.query_params.get("q", "").strip()
+        if self.action == "list" and q:
+            cond = Q()
+            for field in self.search_fields:
+                cond |= Q(**{f"{field}__contains": q})
+            qs = qs.filter(cond)
+        return qs
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(self.serializer_class(serializer.instance).data, status=201)
+
+    def create_object(self, data):
+        return type(self).create_service(actor=self.request.user, **data)
+
+
+class OrganisationViewSet(PlaceRecordViewSet):
+    queryset = Organisation.objects.select_related("area").order_by("id")
+    serializer_class = OrganisationSerializer
+    write_serializer = OrganisationWriteSerializer
+    create_service = staticmethod(services.organisation_create)
+    filterset_fields = ["area", "kind", "uscc"]
+    search_fields = ("name", "uscc")
+
+
+class ShopViewSet(PlaceRecordViewSet):
+    queryset = Shop.objects.select_related("area").order_by("id")
+    serializer_class = ShopSerializer
+    write_serializer = ShopWriteSerializer
+    create_service = staticmethod(services.shop_create)
+    filterset_fields = ["area", "business"]
+
+
+class FacilityViewSet(PlaceRecordViewSet):
+    queryset = Facility.objects.select_related("area", "category").order_by("id")
+    serializer_class = FacilitySerializer
+    write_serializer = FacilityWriteSerializer
+    create_service = staticmethod(services.facility_create)
+    filterset_fields = ["area", "category", "status"]
+    search_fields = ("name", "code")
