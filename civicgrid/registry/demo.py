@@ -84,14 +84,16 @@ LOCAL_REGIONS = ["450403", "450405", "450406", "450421", "450422"]
 @dataclass(frozen=True)
 class Scale:
     people: int
+    buildings: int
     households_per_house: float = 0.85
     orgs_per_grid: int = 2
     shops_per_grid: int = 3
     facilities_per_grid: int = 4
 
 
-DEMO = Scale(people=12_000)
-CITY = Scale(people=300_000, orgs_per_grid=9, shops_per_grid=9, facilities_per_grid=10)
+DEMO = Scale(people=12_000, buildings=2_000)
+#: The `city` bench scale: 300k people, ~100k households, 20k buildings, 10k organisations and shops.
+CITY = Scale(people=300_000, buildings=20_000, orgs_per_grid=9, shops_per_grid=9, facilities_per_grid=10)
 
 
 class Generator:
@@ -155,6 +157,7 @@ def generate(scale: Scale = DEMO, *, seed: int = 4504, grids=None) -> dict[str, 
     if not grids:
         return {"grids": 0}
     per_grid = max(1, scale.people // len(grids))
+    buildings_per_grid = max(1, scale.buildings // len(grids))
     tags = {t.code: t for t in Tag.objects.all()}
     categories = list(FacilityCategory.objects.all())
     counts = dict.fromkeys(
@@ -162,12 +165,21 @@ def generate(scale: Scale = DEMO, *, seed: int = 4504, grids=None) -> dict[str, 
         0,
     )
     for grid in grids:
-        _fill_grid(gen, grid, per_grid, scale, tags, categories, counts)
+        _fill_grid(gen, grid, per_grid, buildings_per_grid, scale, tags, categories, counts)
     counts["grids"] = len(grids)
     return counts
 
 
-def _fill_grid(gen: Generator, grid: Area, people_target: int, scale: Scale, tags, categories, counts):
+def _fill_grid(
+    gen: Generator,
+    grid: Area,
+    people_target: int,
+    buildings_target: int,
+    scale: Scale,
+    tags,
+    categories,
+    counts,
+):
     rng = gen.rng
     grid_shape = shape(grid.geometry)
     bounds = grid_shape.bounds
@@ -175,30 +187,31 @@ def _fill_grid(gen: Generator, grid: Area, people_target: int, scale: Scale, tag
     # Places: compounds → buildings → houses, enough houses for the people.
     houses_needed = max(1, int(people_target / 2.6 / scale.households_per_house))
     compounds = []
-    for _ in range(max(1, houses_needed // 120)):
+    for _ in range(max(1, buildings_target // 6)):
         lat, lng = gen.point_in(grid_shape, bounds)
         name = rng.choice(COMPOUND_WORDS) + rng.choice(COMPOUND_SUFFIX)
         compounds.append(Compound(name=name, address=f"{grid.parent.name}{name}", lat=lat, lng=lng, **common))
     Compound.objects.bulk_create(compounds)
     buildings = []
-    for compound in compounds:
-        for b in range(rng.randint(2, 5)):
-            lat, lng = gen.point_in(grid_shape, bounds)
-            buildings.append(
-                Building(
-                    compound=compound,
-                    name=f"{b + 1}栋",
-                    address=compound.address,
-                    lat=lat,
-                    lng=lng,
-                    floors=rng.choice([6, 7, 9, 11, 18]),
-                    units=rng.randint(1, 3),
-                    **common,
-                )
+    for b in range(buildings_target):
+        lat, lng = gen.point_in(grid_shape, bounds)
+        compound = compounds[b % len(compounds)] if rng.random() < 0.85 else None
+        address = (
+            compound.address if compound else f"{grid.parent.name}{rng.choice(COMPOUND_WORDS)}路{b + 1}号"
+        )
+        buildings.append(
+            Building(
+                compound=compound,
+                name=f"{b // len(compounds) + 1}栋" if compound else "1栋",
+                address=address,
+                lat=lat,
+                lng=lng,
+                floors=rng.choice([3, 6, 7, 9, 11, 18]),
+                units=rng.randint(1, 3),
+                **common,
             )
+        )
     Building.objects.bulk_create(buildings)
-    for b in buildings:
-        b.compound = next(c for c in compounds if c.pk == b.compound_id)
     houses = []
     while len(houses) < houses_needed:
         for building in buildings:

@@ -188,9 +188,11 @@ def building_create(
 
 
 def house_address(building: Building, unit_no: str, room_no: str) -> str:
+    """The postal form of a house's address (data in Chinese, whatever the interface language):
+    鸳江花园 8栋 1单元 502."""
     parts = [building.compound.name if building.compound_id else building.address, building.name]
     if unit_no:
-        parts.append(_("unit %(n)s") % {"n": unit_no})
+        parts.append(f"{unit_no}单元")
     parts.append(room_no)
     return " ".join(p for p in parts if p)[:250]
 
