@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core import scope
 from civicgrid.core.models import Audited, BaseModel, ScopedModel
+from civicgrid.core.scope import scope_indexes
 
 from .choices import DataScope, UserType
 
@@ -99,6 +100,7 @@ class Post(ScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["user", "role", "area"], name="accounts_post_unique_role_area")
         ]
+        indexes = scope_indexes("acc_post")
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role} @ {self.area}"

@@ -1,15 +1,26 @@
 """Data scope: which rows a user may act on, decided by the user's posts.
 
 A post is a role (a set of function permissions) held at an area node with a data scope. Area codes
-are hierarchical: a node's ``scope_code`` is a prefix of all its descendants' codes, so "this node and
-below" is an indexed range scan (``code >= prefix AND code < next(prefix)``) on both SQLite and PostgreSQL.
+are hierarchical: a node's ``scope_code`` is a prefix of all its descendants' codes. "This node and
+below" is an equality on the code's level prefix, ``SUBSTR(area_code, 1, n) = prefix``, which every
+scoped table indexes together with ``id`` (``scope_indexes``): a list ordered by ``-id`` then reads its
+first page straight off the index instead of sorting the whole subtree. Prefixes of other lengths fall
+back to the range ``code >= prefix AND code < next(prefix)``; a grid (a leaf) is an equality.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Index, Q
+from django.db.models.lookups import Exact
+
+from .expressions import CodePrefix
+
+#: Lengths of the scope codes of the levels that have children: city, district, street, community.
+LEVEL_PREFIX_LENGTHS = (4, 6, 9, 12)
+#: Length of a grid's scope code (a leaf of the tree).
+GRID_CODE_LENGTH = 15
 
 
 class DataScope:
@@ -40,6 +51,15 @@ def next_prefix(prefix: str) -> str | None:
 
 
 def prefix_q(field: str, prefix: str) -> Q:
+    """Rows whose ``field`` starts with ``prefix`` (see the module docstring for the shapes)."""
+    if len(prefix) in LEVEL_PREFIX_LENGTHS:
+        return Q(Exact(CodePrefix(field, len(prefix)), prefix))
+    if len(prefix) == GRID_CODE_LENGTH:
+        return Q(**{field: prefix})
+    return range_q(field, prefix)
+
+
+def range_q(field: str, prefix: str) -> Q:
     upper = next_prefix(prefix)
     q = Q(**{f"{field}__gte": prefix})
     if upper is not None:
@@ -130,3 +150,13 @@ def covers_area(user, perm: str, area_code: str) -> bool:
         if post.data_scope in (DataScope.NODE, DataScope.OWN) and area_code == post.area_code:
             return True
     return False
+
+
+def scope_indexes(prefix: str, field: str = "area_code") -> list[Index]:
+    """The indexes a scoped table needs: ``(code, id)`` for a grid's rows and for "this node only",
+    and ``(SUBSTR(code, 1, n), id)`` for each level prefix, so every scoped list's first page is an
+    index walk. ``prefix`` names them (index names are unique per database)."""
+    return [
+        Index(fields=[field, "id"], name=f"{prefix}_scope"),
+        *(Index(CodePrefix(field, n), "id", name=f"{prefix}_scope{n}") for n in LEVEL_PREFIX_LENGTHS),
+    ]

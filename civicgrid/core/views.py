@@ -12,6 +12,7 @@ from django.views import View
 from django.views.generic import DetailView, ListView
 
 from .navigation import modules_for
+from .pagination import CappedPaginator
 from .scope import permission_name
 
 
@@ -58,6 +59,7 @@ class ScopedQuerysetMixin:
 
 class ScopedListView(ScopedQuerysetMixin, StaffPageMixin, ListView):
     paginate_by = 50
+    paginator_class = CappedPaginator
 
 
 class ScopedDetailView(ScopedQuerysetMixin, StaffPageMixin, DetailView):

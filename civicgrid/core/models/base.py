@@ -61,7 +61,8 @@ class ScopedModel(BaseModel):
     """A record that belongs to a place: its area and the area's denormalised hierarchical code."""
 
     area = models.ForeignKey("areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+")
-    area_code = models.CharField(_("area code"), max_length=24, db_index=True, editable=False)
+    #: Indexed by each concrete model's ``Meta.indexes = scope_indexes(...)`` (a system check insists).
+    area_code = models.CharField(_("area code"), max_length=24, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),

@@ -25,9 +25,52 @@ def test_next_prefix_examples():
     assert next_prefix("999") is None
 
 
-def test_prefix_q_is_a_range():
-    q = prefix_q("area_code", "450403")
-    assert ("area_code__gte", "450403") in q.children and ("area_code__lt", "450404") in q.children
+def test_prefix_q_shapes():
+    from civicgrid.core.scope import range_q
+
+    assert "SUBSTR" in str(prefix_q("area_code", "450403").children[0].lhs.function)
+    assert prefix_q("area_code", "450403005001001").children == [("area_code", "450403005001001")]
+    q = range_q("area_code", "45040")
+    assert ("area_code__gte", "45040") in q.children and ("area_code__lt", "45041") in q.children
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "prefix", ["4504", "450403", "450403005", "450403005001", "450403005001001", "45040"]
+)
+def test_prefix_q_selects_exactly_the_subtree(wuzhou, prefix):
+    from civicgrid.core.scope import prefix_q as pq
+
+    expected = {a.code for a in Area.objects.all() if a.scope_code.startswith(prefix)}
+    assert {a.code for a in Area.objects.filter(pq("scope_code", prefix))} == expected
+    assert expected
+
+
+def test_every_scoped_model_has_its_scope_indexes():
+    from civicgrid.core.checks import scoped_models_are_indexed
+
+    assert scoped_models_are_indexed() == []
+
+
+@pytest.mark.django_db
+def test_scoped_list_reads_the_level_index(wuzhou):
+    """The first page of a district's people is read off the (SUBSTR(code, 1, 6), id) index."""
+    from django.db import connection
+
+    from civicgrid.registry.models import Person
+
+    user = make_user("t_dist", "district_official")
+    sql, params = Person.objects.visible_to(user).order_by("-id")[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "reg_person_scope6" in plan and "TEMP B-TREE" not in plan, plan
+        else:
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "reg_person_scope6" in plan, plan
 
 
 @pytest.mark.django_db

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core.fields import EncryptedTextField
 from civicgrid.core.models import BaseModel, ScopedModel
+from civicgrid.core.scope import scope_indexes
 
 from ..choices import (
     FacilityStatus,
@@ -47,6 +48,7 @@ class Compound(Located, ScopedModel):
         verbose_name_plural = _("compounds")
         ordering = ["area_code", "name"]
         permissions = [("export_compound", _("Can export compounds"))]
+        indexes = scope_indexes("reg_compound")
 
     def __str__(self) -> str:
         return self.name
@@ -80,6 +82,7 @@ class Building(Located, ScopedModel):
         verbose_name = _("building")
         verbose_name_plural = _("buildings")
         ordering = ["area_code", "compound_id", "name"]
+        indexes = scope_indexes("reg_building")
 
     def __str__(self) -> str:
         return f"{self.compound.name} {self.name}" if self.compound_id else self.name
@@ -109,6 +112,7 @@ class House(ScopedModel):
                 fields=["building", "unit_no", "room_no"], name="registry_house_unique_room"
             )
         ]
+        indexes = scope_indexes("reg_house")
 
     def __str__(self) -> str:
         return self.address or f"{self.building} {self.unit_no}-{self.room_no}"
@@ -140,6 +144,7 @@ class Household(ScopedModel):
         verbose_name = _("household")
         verbose_name_plural = _("households")
         ordering = ["area_code", "id"]
+        indexes = scope_indexes("reg_household")
 
     def __str__(self) -> str:
         return self.number or f"#{self.pk}"
@@ -223,7 +228,7 @@ class Person(ScopedModel):
         verbose_name_plural = _("people")
         ordering = ["area_code", "id"]
         indexes = [
-            models.Index(fields=["area_code", "id"], name="registry_person_scope"),
+            *scope_indexes("reg_person"),
             models.Index(fields=["area_code", "name_initials"], name="registry_person_initials"),
         ]
         permissions = [
@@ -277,6 +282,7 @@ class PersonEvent(ScopedModel):
         verbose_name = _("person event")
         verbose_name_plural = _("person events")
         ordering = ["-date", "-id"]
+        indexes = scope_indexes("reg_personevent")
 
     def __str__(self) -> str:
         return f"{self.person_id} {self.kind} {self.date}"
@@ -308,6 +314,7 @@ class Organisation(Located, ScopedModel):
         verbose_name = _("organisation")
         verbose_name_plural = _("organisations")
         ordering = ["area_code", "name"]
+        indexes = scope_indexes("reg_org")
 
     def __str__(self) -> str:
         return self.name
@@ -335,6 +342,7 @@ class Shop(Located, ScopedModel):
         verbose_name = _("shop")
         verbose_name_plural = _("shops")
         ordering = ["area_code", "name"]
+        indexes = scope_indexes("reg_shop")
 
     def __str__(self) -> str:
         return self.name
@@ -376,6 +384,7 @@ class Facility(Located, ScopedModel):
         constraints = [
             models.CheckConstraint(condition=Q(lat__isnull=False), name="registry_facility_located")
         ]
+        indexes = scope_indexes("reg_facility")
 
     def __str__(self) -> str:
         return f"{self.category.name} {self.code}"

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core.models import ScopedModel
+from civicgrid.core.scope import scope_indexes
 
 
 class JobStatus(models.TextChoices):
@@ -47,6 +48,7 @@ class ImportJob(ScopedModel):
         verbose_name = _("import")
         verbose_name_plural = _("imports")
         ordering = ["-id"]
+        indexes = scope_indexes("reg_importjob")
 
     def __str__(self) -> str:
         return self.original_name
@@ -74,6 +76,7 @@ class ExportJob(ScopedModel):
         verbose_name = _("export")
         verbose_name_plural = _("exports")
         ordering = ["-id"]
+        indexes = scope_indexes("reg_exportjob")
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core.models import ScopedModel
+from civicgrid.core.scope import scope_indexes
 
 
 class CampaignStatus(models.TextChoices):
@@ -39,6 +40,7 @@ class VerificationCampaign(ScopedModel):
         verbose_name = _("verification campaign")
         verbose_name_plural = _("verification campaigns")
         ordering = ["-id"]
+        indexes = scope_indexes("reg_campaign")
 
     def __str__(self) -> str:
         return self.name
@@ -85,6 +87,7 @@ class VerificationCheck(ScopedModel):
             )
         ]
         indexes = [
+            *scope_indexes("reg_check"),
             models.Index(fields=["campaign", "area_code", "status"], name="registry_check_progress"),
             models.Index(fields=["assignee", "status"], name="registry_check_assignee"),
         ]
