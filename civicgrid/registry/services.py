@@ -74,6 +74,17 @@ def _grid_from_point(lat: float | None, lng: float | None, grid: Area | None) ->
     return found
 
 
+def _record_grid(actor, perm: str, *, lat, lng, grid: Area | None, near=None) -> Area:
+    """The grid a new located record belongs to, checked against the actor's scope for ``perm``:
+    the given grid, the grid of the point, or (neither given) the grid of ``near`` (its building or
+    compound)."""
+    if grid is None and (lat is None or lng is None) and near is not None:
+        grid = near.area
+    area = _grid_from_point(lat, lng, grid)
+    _require_scope(actor, perm, area, "location")
+    return area
+
+
 def pinyin_of(name: str) -> tuple[str, str]:
     """Full pinyin and initials of a Chinese name: 张三 → ("zhang san", "zs")."""
     syllables = [s for s in lazy_pinyin(name, style=Style.NORMAL, errors="ignore") if s.strip()]
@@ -136,8 +147,7 @@ def compound_create(
     address: str = "",
     property_company: str = "",
 ) -> Compound:
-    area = _grid_from_point(lat, lng, grid)
-    _require_scope(actor, "registry.add_compound", area, "location")
+    area = _record_grid(actor, "registry.add_compound", lat=lat, lng=lng, grid=grid)
     compound = Compound(
         name=name,
         address=address,
@@ -166,10 +176,7 @@ def building_create(
     units: int | None = None,
     use: str = "residential",
 ) -> Building:
-    if grid is None and (lat is None or lng is None) and compound is not None:
-        grid = compound.area
-    area = _grid_from_point(lat, lng, grid)
-    _require_scope(actor, "registry.add_building", area, "location")
+    area = _record_grid(actor, "registry.add_building", lat=lat, lng=lng, grid=grid, near=compound)
     building = Building(
         name=name,
         compound=compound,
@@ -581,10 +588,7 @@ def organisation_create(
     industry: str = "",
     address: str = "",
 ) -> Organisation:
-    if building is not None and grid is None and lat is None:
-        grid = building.area
-    area = _grid_from_point(lat, lng, grid)
-    _require_scope(actor, "registry.add_organisation", area, "location")
+    area = _record_grid(actor, "registry.add_organisation", lat=lat, lng=lng, grid=grid, near=building)
     uscc = _clean_uscc(uscc)
     if uscc and Organisation.objects.filter(uscc=uscc).exists():
         raise ValidationError({"uscc": _("An organisation with this credit code is already registered.")})
@@ -623,10 +627,7 @@ def shop_create(
     building: Building | None = None,
     address: str = "",
 ) -> Shop:
-    if building is not None and grid is None and lat is None:
-        grid = building.area
-    area = _grid_from_point(lat, lng, grid)
-    _require_scope(actor, "registry.add_shop", area, "location")
+    area = _record_grid(actor, "registry.add_shop", lat=lat, lng=lng, grid=grid, near=building)
     shop = Shop(
         name=name.strip(),
         business=business,
@@ -658,8 +659,7 @@ def facility_create(
     owner_department: str = "",
 ) -> Facility:
     """A component located on the map; its code defaults to grid code + class code + sequence."""
-    area = _grid_from_point(lat, lng, grid)
-    _require_scope(actor, "registry.add_facility", area, "location")
+    area = _record_grid(actor, "registry.add_facility", lat=lat, lng=lng, grid=grid)
     if not code:
         prefix = f"{area.code}{category.code}"
         code = f"{prefix}{Facility.objects.filter(code__startswith=prefix).count() + 1:03d}"
