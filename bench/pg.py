@@ -17,16 +17,18 @@ def _maintenance_url(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(path="/postgres")), name
 
 
-def ensure_database(url: str, *, timeout: int = 5) -> bool:
-    """Create the database ``url`` names unless it exists; True when it was created.
-    Raises psycopg.OperationalError when the server cannot be reached."""
+def ensure_database(url: str, *, schema: str | None = None, timeout: int = 5) -> bool:
+    """Create the database ``url`` names unless it exists (and ``schema`` in it); True when the
+    database was created. Raises psycopg.OperationalError when the server cannot be reached."""
     maintenance, name = _maintenance_url(url)
     with psycopg.connect(maintenance, autocommit=True, connect_timeout=timeout) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists:
-            return False
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return True
+        created = not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if created:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    if schema:
+        with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    return created
 
 
 def redact(url: str) -> str:

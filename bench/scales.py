@@ -19,14 +19,28 @@ class Scale:
     warmup: int
     #: Calls of GridIndex.locate_many (each on all ``points``).
     batches: int
+    #: Timed repetitions per registry search / statistics page (after ``search_warmup`` untimed ones),
+    #: and per search through the HTTP layer. The registry's size per scale: bench.registry_dataset.
+    searches: int
+    search_warmup: int
+    http_repetitions: int
 
 
 SCALES: dict[str, Scale] = {
     # For the smoke test only: exercises every code path in a few seconds; figures mean little.
-    "tiny": Scale("tiny", rows=2_000, points=5_000, repetitions=20, warmup=3, batches=3),
-    "small": Scale("small", rows=50_000, points=100_000, repetitions=200, warmup=20, batches=10),
-    "city": Scale("city", rows=1_000_000, points=100_000, repetitions=100, warmup=10, batches=10),
-}
+    "tiny": Scale(
+        "tiny", rows=2_000, points=5_000, repetitions=20, warmup=3, batches=3,
+        searches=5, search_warmup=1, http_repetitions=2,
+    ),
+    "small": Scale(
+        "small", rows=50_000, points=100_000, repetitions=200, warmup=20, batches=10,
+        searches=60, search_warmup=5, http_repetitions=30,
+    ),
+    "city": Scale(
+        "city", rows=1_000_000, points=100_000, repetitions=100, warmup=10, batches=10,
+        searches=40, search_warmup=3, http_repetitions=20,
+    ),
+}  # fmt: skip
 
 DATABASES = ("sqlite", "postgres")
 
@@ -39,3 +53,8 @@ ENV_SQLITE_PATH = "BENCH_SQLITE_PATH"
 #: Override the PostgreSQL URL (default below).
 ENV_PG_URL = "BENCH_PG_URL"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/civicgrid_bench"
+
+
+def pg_schema(scale: str) -> str:
+    """Each scale keeps its tables in a schema of its own, so switching scales reuses both datasets."""
+    return f"bench_{scale}"

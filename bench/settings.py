@@ -3,7 +3,8 @@ of the benchmark's own, chosen by environment variables the runner sets (see ``b
 
 - ``BENCH_DB=sqlite`` (default): ``var/bench/bench-<scale>.sqlite3`` (or ``BENCH_SQLITE_PATH``) with the
   same connection OPTIONS as the project's SQLite database (WAL, synchronous=NORMAL, …);
-- ``BENCH_DB=postgres``: ``BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/civicgrid_bench``).
+- ``BENCH_DB=postgres``: ``BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/civicgrid_bench``),
+  with the tables of each scale in a schema of their own (``bench_<scale>``, via ``search_path``).
 
 DEBUG is off, as in production: with DEBUG on Django records every query, which would be measured too.
 """
@@ -18,7 +19,7 @@ from config.settings import DATABASES as PROJECT_DATABASES
 from config.settings import HUEY, INSTALLED_APPS, VAR_DIR
 
 from .scales import DATABASES as BENCH_DATABASES
-from .scales import DEFAULT_PG_URL, ENV_DB, ENV_PG_URL, ENV_SCALE, ENV_SQLITE_PATH, SCALES
+from .scales import DEFAULT_PG_URL, ENV_DB, ENV_PG_URL, ENV_SCALE, ENV_SQLITE_PATH, SCALES, pg_schema
 
 BENCH_SCALE = os.environ.get(ENV_SCALE, "small")
 BENCH_DB = os.environ.get(ENV_DB, "sqlite")
@@ -31,7 +32,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "bench.scopebench"]
 DEBUG = False
 
 if BENCH_DB == "postgres":
-    DATABASES = {"default": dj_database_url.parse(os.environ.get(ENV_PG_URL, DEFAULT_PG_URL))}
+    _db = dj_database_url.parse(os.environ.get(ENV_PG_URL, DEFAULT_PG_URL))
+    _db["OPTIONS"] = {**_db.get("OPTIONS", {}), "options": f"-c search_path={pg_schema(BENCH_SCALE)}"}
+    DATABASES = {"default": _db}
 else:
     _project_db = PROJECT_DATABASES["default"]
     if _project_db["ENGINE"] != "django.db.backends.sqlite3":
@@ -43,3 +46,5 @@ else:
 # Nothing the benchmark does should reach the shared task queue file or spend time hashing passwords.
 HUEY = {**HUEY, "immediate": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The HTTP timings sign a user in through the test client: django-axes would log every such login.
+LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "axes": {"level": "WARNING"}}}  # noqa: F405

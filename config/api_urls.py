@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from civicgrid.accounts.api.views import MeView, PostViewSet, RoleViewSet, UserViewSet
 from civicgrid.areas.api.views import AreaViewSet
 from civicgrid.core.api.audit import AccessLogViewSet, ChangeLogViewSet
+from civicgrid.registry.api.verification import CampaignViewSet, CheckViewSet
 from civicgrid.registry.api.views import (
     BuildingViewSet,
     CompoundViewSet,
@@ -30,6 +31,8 @@ router.register("registry/households", HouseholdViewSet, basename="household")
 router.register("registry/organisations", OrganisationViewSet, basename="organisation")
 router.register("registry/shops", ShopViewSet, basename="shop")
 router.register("registry/facilities", FacilityViewSet, basename="facility")
+router.register("registry/checks", CheckViewSet, basename="verificationcheck")
+router.register("registry/campaigns", CampaignViewSet, basename="verificationcampaign")
 router.register("audit/changes", ChangeLogViewSet, basename="changelog")
 router.register("audit/access", AccessLogViewSet, basename="accesslog")
 

@@ -3,14 +3,16 @@
 from django.db import models
 
 from civicgrid.core.models import ScopedModel
+from civicgrid.core.scope import scope_indexes
 
 
 class BenchRecord(ScopedModel):
     """One row of a scoped business table (an event, a visit, a household…), as a list page reads it.
 
-    Indexes come from ScopedModel (``area_code`` with ``db_index=True``, the ``area`` and ``created_by``
-    foreign keys) plus whatever ``Meta.indexes`` adds here; keep them in step with what the production
-    models carry, since that is what the benchmark is meant to model."""
+    Columns and indexes are exactly what a production scoped table has: ScopedModel's (``area`` and
+    ``created_by`` foreign keys, ``area_code``) plus ``scope_indexes`` — ``(area_code, id)`` and
+    ``(SUBSTR(area_code, 1, n), id)`` for n = 4, 6, 9, 12. Keep it in step with the production models:
+    when it changes, regenerate the migration and bump ``bench.dataset.SCHEMA_VERSION``."""
 
     title = models.CharField("title", max_length=100)
     status = models.CharField("status", max_length=10)
@@ -18,6 +20,7 @@ class BenchRecord(ScopedModel):
     class Meta:
         verbose_name = "bench record"
         verbose_name_plural = "bench records"
+        indexes = scope_indexes("scopebench")
 
     def __str__(self) -> str:
         return self.title

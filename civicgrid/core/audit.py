@@ -56,6 +56,8 @@ def serialize_instance(instance: models.Model) -> dict:
         value = field.value_from_object(instance)
         if isinstance(field, EncryptedTextField) and value:
             value = "enc:" + blind_index(value, purpose="audit")[:12]
+        elif isinstance(field, models.FileField):
+            value = value.name if value else ""
         data[field.attname] = value
     return _json_safe(data)
 

@@ -52,3 +52,18 @@ ROLE_GRANTS = {
         "registry.view_facilitycategory",
     },
 }
+
+# Annual verification (B3): officials start, close and follow campaigns; grid workers record results.
+VERIFICATION_VIEW = {"registry.view_verificationcampaign", "registry.view_verificationcheck"}
+VERIFICATION_RUN = VERIFICATION_VIEW | {
+    "registry.add_verificationcampaign",
+    "registry.change_verificationcampaign",
+}
+for _role, _perms in (
+    ("city_official", VERIFICATION_VIEW),
+    ("district_official", VERIFICATION_VIEW),
+    ("street_official", VERIFICATION_RUN),
+    ("community_official", VERIFICATION_RUN),
+    ("grid_worker", {"registry.view_verificationcheck", "registry.change_verificationcheck"}),
+):
+    ROLE_GRANTS[_role] = ROLE_GRANTS[_role] | _perms
