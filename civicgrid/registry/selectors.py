@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Substr
 
 from civicgrid.core.validators import normalise_resident_id
@@ -24,6 +24,12 @@ def visible_tags(user) -> QuerySet[Tag]:
     if not user.has_perm("registry.view_sensitive_tags"):
         tags = tags.filter(is_sensitive=False)
     return tags
+
+
+def with_visible_tags(people: QuerySet[Person], user) -> QuerySet[Person]:
+    """Prefetch each person's tags that ``user`` may see (sensitive ones need their permission)."""
+    tags = PersonTag.objects.select_related("tag").filter(tag__in=visible_tags(user))
+    return people.prefetch_related(Prefetch("person_tags", queryset=tags))
 
 
 def search_people(qs: QuerySet[Person], q: str) -> QuerySet[Person]:

@@ -19,12 +19,7 @@ from civicgrid.core.views import ScopedDetailView, ScopedListView, StaffPageMixi
 
 from . import selectors, services
 from .forms import LeaveForm, PersonFilterForm, RevealForm
-from .models import Building, Compound, House, Person, PersonTag
-
-
-def _with_visible_tags(qs, user):
-    tags = PersonTag.objects.select_related("tag").filter(tag__in=selectors.visible_tags(user))
-    return qs.prefetch_related(Prefetch("person_tags", queryset=tags))
+from .models import Building, Compound, House, Person
 
 
 class PersonListView(ScopedListView):
@@ -39,7 +34,7 @@ class PersonListView(ScopedListView):
             tags=selectors.visible_tags(user),
             initial={"status": "active"},
         )
-        qs = _with_visible_tags(super().get_queryset().select_related("area"), user).order_by("-id")
+        qs = selectors.with_visible_tags(super().get_queryset().select_related("area"), user).order_by("-id")
         if not self.form.is_bound:
             return qs.filter(status="active")
         if not self.form.is_valid():
@@ -72,7 +67,7 @@ class PersonDetailView(ScopedDetailView):
     template_name = "registry/person_detail.html"
 
     def get_queryset(self):
-        return _with_visible_tags(super().get_queryset(), self.request.user).select_related(
+        return selectors.with_visible_tags(super().get_queryset(), self.request.user).select_related(
             "area__parent__parent", "house__building__compound", "household__head"
         )
 
@@ -140,7 +135,9 @@ class PlacesView(StaffPageMixin, View):
             building = get_object_or_404(
                 Building.objects.visible_to(user).select_related("compound", "area"), pk=building_id
             )
-            people = _with_visible_tags(Person.objects.visible_to(user).filter(status="active"), user)
+            people = selectors.with_visible_tags(
+                Person.objects.visible_to(user).filter(status="active"), user
+            )
             houses = (
                 House.objects.visible_to(user)
                 .filter(building=building)

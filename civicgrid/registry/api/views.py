@@ -1,4 +1,4 @@
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -16,7 +16,6 @@ from civicgrid.registry.models import (
     Household,
     Organisation,
     Person,
-    PersonTag,
     Shop,
 )
 
@@ -60,8 +59,7 @@ class PersonViewSet(ScopedModelViewSet):
     def get_queryset(self):
         qs = super().get_queryset()
         user = self.request.user
-        tags = PersonTag.objects.select_related("tag").filter(tag__in=selectors.visible_tags(user))
-        qs = qs.prefetch_related(Prefetch("person_tags", queryset=tags))
+        qs = selectors.with_visible_tags(qs, user)
         if self.action == "list":
             params = self.request.query_params
             grid = None
@@ -92,12 +90,11 @@ class PersonViewSet(ScopedModelViewSet):
         return ctx
 
     def _out(self, person, status=200):
-        person = self.get_queryset_for_output().get(pk=person.pk)
+        """The written person as a reader sees it (re-read: the write may have changed its tags)."""
+        person = selectors.with_visible_tags(Person.objects.select_related("area"), self.request.user).get(
+            pk=person.pk
+        )
         return Response(PersonSerializer(person, context=self.get_serializer_context()).data, status=status)
-
-    def get_queryset_for_output(self):
-        tags = PersonTag.objects.select_related("tag")
-        return Person.objects.select_related("area").prefetch_related(Prefetch("person_tags", queryset=tags))
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
