@@ -1,11 +1,13 @@
 """/api/v1/ routes."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from civicgrid.accounts.api.views import MeView, PostViewSet, RoleViewSet, UserViewSet
 from civicgrid.areas.api.views import AreaViewSet
+from civicgrid.cases.api.views import CaseViewSet, CategoryViewSet, DeadlinePolicyViewSet, DepartmentViewSet
 from civicgrid.core.api.audit import AccessLogViewSet, ChangeLogViewSet
+from civicgrid.core.api.calendar import CalendarView, DeadlineView
 from civicgrid.registry.api.verification import CampaignViewSet, CheckViewSet
 from civicgrid.registry.api.views import (
     BuildingViewSet,
@@ -33,7 +35,21 @@ router.register("registry/shops", ShopViewSet, basename="shop")
 router.register("registry/facilities", FacilityViewSet, basename="facility")
 router.register("registry/checks", CheckViewSet, basename="verificationcheck")
 router.register("registry/campaigns", CampaignViewSet, basename="verificationcampaign")
+# Event handling: the rules before the cases (``cases/<id>/`` takes digits only).
+router.register("cases/categories", CategoryViewSet, basename="case-category")
+router.register("cases/departments", DepartmentViewSet, basename="case-department")
+router.register("cases/deadline-policies", DeadlinePolicyViewSet, basename="case-deadlinepolicy")
+router.register("cases", CaseViewSet, basename="case")
 router.register("audit/changes", ChangeLogViewSet, basename="changelog")
 router.register("audit/access", AccessLogViewSet, basename="accesslog")
 
-urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("calendar/", CalendarView.as_view(), name="calendar"),
+    path("calendar/deadline/", DeadlineView.as_view(), name="calendar-deadline"),
+    path("notifications/", include("civicgrid.notify.api.urls")),
+    path("diary/", include("civicgrid.diary.api.urls")),
+    path("patrol/", include("civicgrid.patrol.api.urls")),
+    path("dynamics/", include("civicgrid.dynamics.api.urls")),
+    *router.urls,
+]

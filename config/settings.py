@@ -67,6 +67,13 @@ INSTALLED_APPS = [
     "civicgrid.accounts",
     "civicgrid.areas",
     "civicgrid.registry",
+    "civicgrid.notify",
+    "civicgrid.cases",
+    "civicgrid.open311",
+    "civicgrid.portal",
+    "civicgrid.patrol",
+    "civicgrid.dynamics",
+    "civicgrid.diary",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "civicgrid.core.context_processors.shell",
+                "civicgrid.notify.context_processors.notifications",
             ],
         },
     },
@@ -127,6 +135,8 @@ else:
             },
         }
     }
+    # Covering indexes (INCLUDE columns) are plain key indexes on SQLite; nothing to warn about.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Background work: Huey on SQLite by default, on Redis when REDIS_URL is set.
@@ -239,6 +249,18 @@ MAP_TILE_CRS = os.environ.get("MAP_TILE_CRS", "wgs84")
 if MAP_TILE_CRS not in {"wgs84", "gcj02"}:
     raise ImproperlyConfigured("MAP_TILE_CRS must be wgs84 or gcj02")
 MAP_TILE_ATTRIBUTION = os.environ.get("MAP_TILE_ATTRIBUTION", "")
+
+# Notifications: the in-app centre always; these channels too, as the routing table says. The
+# development backends send nothing: they log each message and record it as a sent Delivery.
+NOTIFY_CHANNELS = {
+    "sms": os.environ.get("NOTIFY_SMS_BACKEND", "civicgrid.notify.backends.LogSMSBackend"),
+    "wechat": os.environ.get("NOTIFY_WECHAT_BACKEND", "civicgrid.notify.backends.LogWeChatBackend"),
+}
+NOTIFY_CHANNELS = {name: path for name, path in NOTIFY_CHANNELS.items() if path}
+NOTIFY_SITE_URL = os.environ.get("SITE_URL", "")  # makes links in SMS / WeChat messages absolute
+NOTIFY_SMS_SIGN = os.environ.get("SMS_SIGN", "")  # e.g. 【梧州智慧社区】
+# Plain SMS (the residents' one-time sign-in codes); the development sender logs the text.
+SMS_SENDER = os.environ.get("SMS_SENDER", "civicgrid.notify.sms.LogSMSSender")
 
 LOGGING = {
     "version": 1,

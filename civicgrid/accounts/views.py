@@ -18,6 +18,7 @@ from civicgrid.core.middleware import client_ip
 from civicgrid.core.views import StaffPageMixin, add_form_errors
 
 from . import services
+from .choices import UserType
 from .forms import (
     AgreementForm,
     LoginForm,
@@ -149,7 +150,7 @@ class UserDetailView(StaffPageMixin, View):
     def get_user(self, request, action="view"):
         return get_object_or_404(User.objects.visible_to(request.user, action), pk=self.kwargs["pk"])
 
-    def get(self, request, pk, edit_form=None, post_form=None, password_form=None):
+    def get(self, request, pk, edit_form=None, post_form=None, password_form=None, wechat_form=None):
         target = self.get_user(request)
         posts = target.posts.select_related("role", "area").order_by("-is_active", "id")
         return render(
@@ -158,6 +159,7 @@ class UserDetailView(StaffPageMixin, View):
             {
                 "target": target,
                 "posts": posts,
+                **self.address_context(request, target, wechat_form),
                 "can_change": request.user.has_perm("accounts.change_user"),
                 "can_add_post": request.user.has_perm("accounts.add_post"),
                 "edit_form": edit_form
@@ -197,6 +199,8 @@ class UserDetailView(StaffPageMixin, View):
             messages.success(request, _("Post ended."))
             return redirect("accounts:user_detail", pk=pk)
         target = self.get_user(request, "change")
+        if op in ("wechat", "remove_address"):
+            return self.post_address(request, target, op)
         if op == "password":
             form = PasswordSetForm(request.POST)
             if form.is_valid():
@@ -216,6 +220,52 @@ class UserDetailView(StaffPageMixin, View):
             messages.success(request, _("Saved."))
             return redirect("accounts:user_detail", pk=pk)
         return self.get(request, pk, edit_form=form)
+
+    # ---- the user's notification addresses (civicgrid.notify) --------------------------------
+
+    def address_context(self, request, target, wechat_form=None) -> dict:
+        from civicgrid.notify.forms import WeChatOpenidForm
+        from civicgrid.notify.selectors import addresses_of
+
+        if not request.user.has_perm("notify.view_channeladdress"):
+            return {}
+        return {
+            "show_addresses": True,
+            "addresses": addresses_of(target),
+            "can_manage_addresses": request.user.has_perm("notify.change_channeladdress")
+            and request.user.has_perm("accounts.change_user")
+            and target.user_type == UserType.STAFF,
+            "wechat_form": wechat_form or WeChatOpenidForm(),
+        }
+
+    def post_address(self, request, target, op):
+        from civicgrid.notify import services as notify_services
+        from civicgrid.notify.forms import AddressRemoveForm, WeChatOpenidForm
+
+        if op == "remove_address":
+            form = AddressRemoveForm(request.POST)
+            if form.is_valid():
+                try:
+                    notify_services.address_delete(
+                        actor=request.user, user=target, channel=form.cleaned_data["channel"]
+                    )
+                except ValidationError as exc:
+                    messages.error(request, " ".join(exc.messages))
+                else:
+                    messages.success(request, _("Address removed."))
+            return redirect("accounts:user_detail", pk=target.pk)
+        form = WeChatOpenidForm(request.POST)
+        if form.is_valid():
+            try:
+                notify_services.wechat_openid_set(
+                    actor=request.user, user=target, openid=form.cleaned_data["openid"]
+                )
+            except ValidationError as exc:
+                add_form_errors(form, exc)
+            else:
+                messages.success(request, _("WeChat account bound: notifications routed to WeChat go to it."))
+                return redirect("accounts:user_detail", pk=target.pk)
+        return self.get(request, target.pk, wechat_form=form)
 
 
 class RoleListView(StaffPageMixin, ListView):

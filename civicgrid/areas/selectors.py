@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import shapely
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, Max
 from shapely import STRtree
 from shapely.geometry import shape
@@ -25,6 +26,7 @@ class GridIndex:
     def __init__(self, rows: list[tuple[int, str, dict]]):
         rows = sorted(rows, key=lambda r: r[1])
         self.ids = [r[0] for r in rows]
+        self._values: dict[int, tuple] = {}
         self.geoms = np.array([shape(r[2]) for r in rows], dtype=object)
         for geom in self.geoms:
             shapely.prepare(geom)
@@ -41,6 +43,15 @@ class GridIndex:
                 return self.ids[i]
         return None
 
+    def area(self, grid_id: int) -> Area | None:
+        """The grid as a fresh Area instance (boundary deferred), from its values read once for the
+        life of this index (rebuilt when grids change): an intake does not query the areas table."""
+        if grid_id not in self._values:  # the first time: every grid of the index in one query
+            rows = Area.objects.filter(pk__in=[*self.ids, grid_id]).values_list(*_AREA_COLUMNS)
+            self._values.update({row[0]: row for row in rows})
+        values = self._values.get(grid_id)
+        return Area.from_db(DEFAULT_DB_ALIAS, _AREA_COLUMNS, values) if values is not None else None
+
     def locate_many(self, lats, lngs) -> list[int | None]:
         """Vectorised lookup for many points at once (imports, benchmarks)."""
         points = shapely.points(np.asarray(lngs, dtype=float), np.asarray(lats, dtype=float))
@@ -50,6 +61,9 @@ class GridIndex:
             out[p] = self.ids[g]
         return out
 
+
+#: Every column of an area but its boundary, in the model's order (as ``Model.from_db`` wants).
+_AREA_COLUMNS = [f.attname for f in Area._meta.concrete_fields if f.name != "geometry"]
 
 _lock = threading.Lock()
 _index: GridIndex | None = None

@@ -11,4 +11,5 @@ class CoreConfig(AppConfig):
         from . import (
             signals,  # noqa: F401  (change logging is a cross-cutting concern)
             tasks,  # noqa: F401  (registers periodic tasks with Huey)
+            workcalendar,  # noqa: F401  (drops the cached calendar when its tables change)
         )

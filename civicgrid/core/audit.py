@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
@@ -18,6 +19,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import context
+from .bulk import insert_rows
 from .models.audit import (
     AccessLog,
     AccessLogSeal,
@@ -68,20 +70,75 @@ def _actor():
     return ctx, user
 
 
-def log_change(instance: models.Model, action: str, before: dict | None, after: dict | None) -> ChangeLog:
+def log_change(instance: models.Model, action: str, before: dict | None, after: dict | None) -> None:
+    """One change-log row (``log_changes`` with one entry: every audited write makes one, so it
+    takes the same short path)."""
+    log_changes([(instance, action, before, after)])
+
+
+#: The change log's columns written by ``log_changes``, in order.
+CHANGELOG_FIELDS = (
+    "time",
+    "user",
+    "username",
+    "request_id",
+    "ip",
+    "action",
+    "content_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A record named without loading it: its model, id and text (what ``str(instance)`` gives)."""
+
+    model: type[models.Model]
+    pk: int
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, dict | None]]) -> None:
+    """Many change-log rows at once, each ``(instance or Ref, action, before, after)``, with what
+    ``log_change`` fills (user, request id, IP, object). For writes made in bulk (the import, the
+    deadline sweep): the rows go in through ``core.bulk.insert_rows`` (one prepared statement, or
+    COPY), since building and compiling a model instance per row would cost more than the change
+    itself. The snapshots may hold dates and decimals (encoded as ``log_change``'s are); the sealer
+    later chains these rows like any other."""
     ctx, user = _actor()
-    return ChangeLog.objects.create(
-        user=user,
-        username=user.get_username() if user else "",
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        action=action,
-        content_type=ContentType.objects.get_for_model(instance, for_concrete_model=False),
-        object_id=str(instance.pk),
-        object_repr=str(instance)[:200],
-        before=before,
-        after=after,
-    )
+    fields = [ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS]
+    now = fields[0].get_db_prep_save(timezone.now(), connection)
+    ip = fields[4].get_db_prep_save(ctx.ip, connection)
+    user_id, username = (user.pk, user.get_username()) if user else (None, "")
+    content_types: dict[type, int] = {}
+    adapt = connection.ops.adapt_json_value
+    rows = []
+    for instance, action, before, after in entries:
+        model = instance.model if isinstance(instance, Ref) else type(instance)
+        if model not in content_types:
+            content_types[model] = ContentType.objects.get_for_model(model, for_concrete_model=False).pk
+        rows.append(
+            (
+                now,
+                user_id,
+                username,
+                ctx.request_id,
+                ip,
+                action,
+                content_types[model],
+                str(instance.pk),
+                str(instance)[:200],
+                None if before is None else adapt(before, DjangoJSONEncoder),
+                None if after is None else adapt(after, DjangoJSONEncoder),
+            )
+        )
+    insert_rows(ChangeLog._meta.db_table, [f.column for f in fields], rows)
 
 
 def log_access(

@@ -1,4 +1,4 @@
-"""Model fields for personal data."""
+"""Model fields: encrypted personal data, hierarchical area codes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import models
 
 from . import crypto
 
-__all__ = ["EncryptedTextField"]
+__all__ = ["AreaCodeField", "EncryptedTextField"]
 
 
 class EncryptedTextField(models.TextField):
@@ -70,3 +70,17 @@ class EncryptedTextField(models.TextField):
 
     def get_transform(self, lookup_name):
         raise self._unsupported(lookup_name)
+
+
+class AreaCodeField(models.CharField):
+    """A hierarchical area code (digits): compared byte by byte.
+
+    On PostgreSQL the column uses the "C" collation: codes sort the same, and the range and prefix
+    tests of data scope then compare with memcmp instead of the locale's collation, which roughly
+    halves the cost of a scoped count over an index. SQLite compares bytes already (BINARY)."""
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "postgresql" and not self.db_collation:
+            params["collation"] = "C"
+        return params

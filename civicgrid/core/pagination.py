@@ -14,6 +14,8 @@ class CappedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         object_list = self.object_list
+        if hasattr(object_list, "for_count"):
+            object_list = object_list.for_count()
         if hasattr(object_list, "order_by"):
             return object_list.order_by()[: COUNT_CAP + 1].count()
         return len(object_list)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Index, Q
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
+from django.db.models.sql.where import AND, WhereNode
 
 from .expressions import CodePrefix
 
@@ -67,6 +68,25 @@ def range_q(field: str, prefix: str) -> Q:
     return q
 
 
+def prefixes_as_ranges(node):
+    """A copy of a query's WHERE tree in which each level-prefix test ``SUBSTR(code, 1, n) = p``
+    becomes the range ``code >= p AND code < next(p)``.
+
+    Both select the same rows. The prefix form lets a page ordered by id walk the ``(SUBSTR(code, 1,
+    n), id)`` index; a count has no order, and the range reads the narrower ``(code, id)`` index
+    instead of computing SUBSTR row by row (PostgreSQL does the latter for a count)."""
+    if isinstance(node, Exact) and isinstance(node.lhs, CodePrefix) and isinstance(node.rhs, str):
+        column = node.lhs.get_source_expressions()[0]
+        parts = [GreaterThanOrEqual(column, node.rhs)]
+        upper = next_prefix(node.rhs)
+        if upper is not None:
+            parts.append(LessThan(column, upper))
+        return WhereNode(parts, AND)
+    if isinstance(node, WhereNode):
+        return WhereNode([prefixes_as_ranges(child) for child in node.children], node.connector, node.negated)
+    return node
+
+
 def user_scopes(user) -> list[PostScope]:
     """The user's posts as scopes, loaded once per user object (i.e. once per request)."""
     cached = getattr(user, "_civic_scopes", None)
@@ -79,7 +99,7 @@ def user_scopes(user) -> list[PostScope]:
 
 
 def clear_cached_scopes(user) -> None:
-    for attr in ("_civic_scopes", "_civic_perms"):
+    for attr in ("_civic_scopes", "_civic_perms", "_civic_units"):
         if hasattr(user, attr):
             delattr(user, attr)
 

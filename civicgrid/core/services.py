@@ -6,6 +6,17 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
 
+class ConflictError(Exception):
+    """The record changed under the caller, or is in a state that does not allow the step asked
+    for (e.g. a case already dispatched by somebody else). Pages show the message; the API answers
+    409 with code "conflict"."""
+
+    def __init__(self, message: str, *, code: str = "conflict"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 class OutOfScopeError(PermissionDenied):
     """A write would leave the object outside the writer's data scope; the transaction is rolled back."""
 

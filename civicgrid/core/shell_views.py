@@ -1,16 +1,10 @@
-"""The resident portal shell and the grid workers' mobile shell. Their features arrive with the
-field and resident channels; the shells already carry sign-in, language and the user's area."""
+"""The grid workers' mobile shell. (The resident portal lives in ``civicgrid.portal``.)"""
 
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.views.generic import TemplateView
 
 from civicgrid.areas.models import Area
 
 from .views import StaffPageMixin
-
-
-class PortalHomeView(LoginRequiredMixin, TemplateView):
-    template_name = "portal/home.html"
 
 
 class MobileHomeView(StaffPageMixin, TemplateView):

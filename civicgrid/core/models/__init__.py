@@ -1,5 +1,6 @@
 from .audit import AccessLog, AccessLogSeal, AuditChainHead, ChangeLog, ChangeLogSeal
 from .base import Audited, BaseModel, ScopedManager, ScopedModel, ScopedQuerySet
+from .calendar import CalendarOverride, OfficePeriod
 
 __all__ = [
     "AccessLog",
@@ -7,8 +8,10 @@ __all__ = [
     "AccessLogSeal",
     "AuditChainHead",
     "BaseModel",
+    "CalendarOverride",
     "ChangeLog",
     "ChangeLogSeal",
+    "OfficePeriod",
     "ScopedManager",
     "ScopedModel",
     "ScopedQuerySet",

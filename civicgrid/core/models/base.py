@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from civicgrid.core import scope
+from civicgrid.core.fields import AreaCodeField
 
 
 class Audited:
@@ -48,6 +49,13 @@ class ScopedQuerySet(models.QuerySet):
             return self.none()
         return self.filter(q) if q else self.all()
 
+    def for_count(self) -> ScopedQuerySet:
+        """The same rows, unordered and with level prefixes as ranges: the cheapest shape to count
+        (``CappedPaginator`` counts with it; see ``scope.prefixes_as_ranges``)."""
+        clone = self.order_by()
+        clone.query.where = scope.prefixes_as_ranges(clone.query.where)
+        return clone
+
     def in_area(self, scope_code: str) -> ScopedQuerySet:
         """Rows in the area with ``scope_code`` and below."""
         return self.filter(scope.prefix_q(self.model.scope_field, scope_code))
@@ -62,7 +70,7 @@ class ScopedModel(BaseModel):
 
     area = models.ForeignKey("areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+")
     #: Indexed by each concrete model's ``Meta.indexes = scope_indexes(...)`` (a system check insists).
-    area_code = models.CharField(_("area code"), max_length=24, editable=False)
+    area_code = AreaCodeField(_("area code"), max_length=24, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),

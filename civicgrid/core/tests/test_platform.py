@@ -162,6 +162,6 @@ class TestI18n:
         assert not missing, f"untranslated: {missing[:10]}"
         fuzzy = [e.msgid for e in po.fuzzy_entries()]
         assert not fuzzy, f"fuzzy: {fuzzy[:10]}"
-        compiled = {e.msgid: e.msgstr for e in polib.mofile(str(po_path.with_suffix(".mo")))}
-        stale = [e.msgid for e in po.translated_entries() if compiled.get(e.msgid) != e.msgstr]
+        compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(po_path.with_suffix(".mo")))}
+        stale = [e.msgid for e in po.translated_entries() if compiled.get((e.msgctxt, e.msgid)) != e.msgstr]
         assert not stale, f".mo is older than .po (run make messages): {stale[:10]}"

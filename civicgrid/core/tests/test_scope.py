@@ -74,6 +74,25 @@ def test_scoped_list_reads_the_level_index(wuzhou):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("prefixes", [["4504"], ["450403005"], ["450403005", "450404"], ["450403005001001"]])
+def test_count_shape_selects_the_same_rows_by_range(wuzhou, prefixes):
+    """``for_count`` turns each level prefix into a range (no SUBSTR left) and keeps every other
+    condition, negation included: the capped count counts exactly the listed rows."""
+    from functools import reduce
+    from operator import or_
+
+    from civicgrid.core.pagination import CappedPaginator
+
+    scope_q = reduce(or_, (prefix_q("scope_code", p) for p in prefixes))
+    listed = Area.objects.filter(scope_q).exclude(code="450403005001").order_by("-id")
+    counted = listed.for_count()
+    sql = str(counted.query)
+    assert "SUBSTR" not in sql.upper() and "ORDER BY" not in sql.upper()
+    assert sorted(counted.values_list("id", flat=True)) == sorted(listed.values_list("id", flat=True))
+    assert CappedPaginator(listed, 50).count == len(listed) > 0
+
+
+@pytest.mark.django_db
 class TestVisibleTo:
     def test_subtree_node_and_merge(self, wuzhou):
         user = make_user("t_multi", "street_official")  # 角嘴街道 and below

@@ -1,0 +1,193 @@
+"""Writing many rows at once without the ORM's per-row cost: ids reserved first, values prepared by
+the models' own fields, one prepared statement (SQLite) or ``COPY`` (PostgreSQL). Used where a
+service writes thousands of rows in one go: the people import, the deadline sweep, the change log
+of bulk updates (``core.audit.log_changes``)."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+
+
+def allocate_ids(model, count: int) -> list[int] | None:
+    """``count`` new primary keys for ``model``, reserved before the rows are inserted (None: this
+    database is not supported here, use the ORM). PostgreSQL takes them from the table's sequence,
+    so concurrent writers are safe. SQLite continues after the highest id ever given (AUTOINCREMENT's
+    ``sqlite_sequence``); that is safe because the project's SQLite transactions are ``IMMEDIATE``
+    (settings): they hold the database's write lock from their start, so no other writer can take
+    these ids before the rows are in. Call it inside ``transaction.atomic``."""
+    opts = model._meta
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [opts.db_table, opts.pk.column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
+                f"COALESCE((SELECT MAX({qn(opts.pk.column)}) FROM {qn(opts.db_table)}), 0))",
+                [opts.db_table],
+            )
+            start = cursor.fetchone()[0] + 1
+            return list(range(start, start + count))
+    return None
+
+
+#: Field classes whose database value is the Python value itself when it is a str, int, bool or None.
+PLAIN_FIELDS = (
+    "AutoField",
+    "BigAutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveBigIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SlugField",
+    "SmallIntegerField",
+    "TextField",
+)
+
+
+def bulk_insert(objects: list) -> None:
+    """Insert new model instances of one model, like ``bulk_create`` (``auto_now`` timestamps, field
+    preparation — encryption included — and primary keys set on the instances), with a single
+    prepared statement: ids are reserved first (``allocate_ids``), so nothing needs returning and
+    the per-value overhead of the ORM's SQL compiler is avoided. Falls back to ``bulk_create``."""
+    if not objects:
+        return
+    model = type(objects[0])
+    ids = allocate_ids(model, len(objects)) if connection.in_atomic_block else None
+    if ids is None:
+        model.objects.bulk_create(objects)
+        return
+    opts = model._meta
+    fields = list(opts.concrete_fields)
+    now = timezone.now()
+    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    # Per column: the timestamp's database value (the same for every row, prepared once), or whether
+    # the field passes str, int, bool and None through unchanged.
+    columns = [
+        (
+            field,
+            field.get_db_prep_save(now, connection) if field in stamped else None,
+            type(field).__name__ in PLAIN_FIELDS,
+        )
+        for field in fields
+    ]
+    rows = []
+    for obj, pk in zip(objects, ids, strict=True):
+        obj.pk = pk
+        for field in stamped:
+            setattr(obj, field.attname, now)
+        row = []
+        for field, stamp, is_plain in columns:
+            if stamp is not None:
+                row.append(stamp)
+                continue
+            value = getattr(obj, field.attname)
+            if not (is_plain and (value is None or type(value) in (str, int, bool))):
+                value = field.get_db_prep_save(value, connection)
+            row.append(value)
+        rows.append(row)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    insert_rows(opts.db_table, [f.column for f in fields], rows)
+
+
+#: From this many rows PostgreSQL gets them by COPY; fewer (one change-log row) by INSERT.
+COPY_FROM = 20
+
+
+def insert_rows(table: str, columns: list[str], rows: list) -> None:
+    """INSERT ``rows`` (values prepared for the database, in ``columns`` order) into ``table``.
+
+    SQLite runs one prepared statement per row (``executemany`` reuses it: no parsing, no round
+    trips). psycopg sends ``executemany`` as one statement per row, which made PostgreSQL imports
+    several times slower than SQLite's; there, from ``COPY_FROM`` rows, they are streamed with
+    ``COPY … FROM STDIN`` (psycopg's dumpers turn the prepared values — Jsonb, addresses, aware
+    datetimes — into its text format); fewer rows (one change-log row) go by INSERT."""
+    if not rows:
+        return
+    qn = connection.ops.quote_name
+    names = ", ".join(qn(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
+            with cursor.copy(f"COPY {qn(table)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        sql = f"INSERT INTO {qn(table)} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, rows[start : start + 1000])
+
+
+def insert_values(model, rows: list[dict]) -> list[int]:
+    """Insert rows of ``model`` given as ``{field name or attname: value}``, without building model
+    instances: the fields not given take their defaults, ``auto_now``/``auto_now_add`` timestamps
+    are now, values are prepared by the fields. Returns the new ids, in order. For services that
+    write rows of a few shapes — the deadline sweep's thousands of events and clocks, the intake's
+    clock and event — where instances and the ORM's compiler cost more than the statement. A few
+    rows go in by one ``INSERT … RETURNING`` (one round trip), many with ids reserved first and
+    ``insert_rows``. Must run inside ``transaction.atomic``."""
+    if not rows:
+        return []
+    returning = len(rows) < COPY_FROM and connection.features.can_return_rows_from_bulk_insert
+    ids = None if returning else allocate_ids(model, len(rows))
+    if ids is None and not returning:
+        objects = model.objects.bulk_create([model(**row) for row in rows])
+        return [obj.pk for obj in objects]
+    opts = model._meta
+    now = timezone.now()
+    pk_name = opts.pk.attname
+    columns = []  # (keys it may be given by, prepared default, field, passes plain values through)
+    for field in opts.concrete_fields:
+        if field.attname == pk_name:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            default = field.get_db_prep_save(now, connection)
+        elif callable(field.default) and field.default not in (dict, list):
+            default = field  # a fresh value per row (a token, a uuid)
+        else:
+            default = field.get_db_prep_save(field.get_default(), connection)
+        keys = (field.attname,) if field.attname == field.name else (field.attname, field.name)
+        columns.append((keys, default, field, type(field).__name__ in PLAIN_FIELDS))
+    unknown = set().union(*rows) - {k for keys, *_ in columns for k in keys}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+    prepared = []
+    for row in rows:
+        out = []
+        for keys, default, field, is_plain in columns:
+            for key in keys:
+                if key in row:
+                    value = row[key]
+                    if hasattr(value, "_meta"):  # a model instance given for a foreign key
+                        value = value.pk
+                    if not (is_plain and (value is None or type(value) in (str, int, bool))):
+                        value = field.get_db_prep_save(value, connection)
+                    out.append(value)
+                    break
+            else:
+                fresh = default is field
+                out.append(field.get_db_prep_save(field.get_default(), connection) if fresh else default)
+        prepared.append(out)
+    names = [c[2].column for c in columns]
+    if returning:
+        qn = connection.ops.quote_name
+        one = f"({', '.join(['%s'] * len(names))})"
+        sql = (
+            f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(n) for n in names)}) "  # noqa: S608
+            f"VALUES {', '.join([one] * len(prepared))} RETURNING {qn(opts.pk.column)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [value for row in prepared for value in row])
+            return [r[0] for r in cursor.fetchall()]
+    with_ids = [[pk, *row] for pk, row in zip(ids, prepared, strict=True)]
+    insert_rows(opts.db_table, [opts.pk.column, *names], with_ids)
+    return ids
