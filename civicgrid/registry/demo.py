@@ -6,6 +6,7 @@ is a system load: it writes no change-log rows (the services do that for real ed
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -79,6 +80,8 @@ ETHNICITIES = ["汉族"] * 8 + ["壮族", "瑶族"]
 FLOATING_REGIONS = ["440103", "440304", "450102", "450202", "430102", "360102", "520102"]
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 LOCAL_REGIONS = ["450403", "450405", "450406", "450421", "450422"]
+HOUSE_USES = ([HouseUse.OWNER, HouseUse.RENTED, HouseUse.VACANT, HouseUse.COMMERCIAL], [70, 18, 10, 2])
+HOUSEHOLD_SIZES = ([1, 2, 3, 4, 5], [15, 30, 28, 20, 7])
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Scale:
 
 
 DEMO = Scale(people=12_000, buildings=2_000)
-#: The `city` bench scale: 300k people, ~100k households, 20k buildings, 10k organisations and shops.
+#: The `city` bench scale: 300k people, ~110k households, 20k buildings, 10k organisations and shops.
 CITY = Scale(people=300_000, buildings=20_000, orgs_per_grid=9, shops_per_grid=9, facilities_per_grid=10)
 
 
@@ -156,7 +159,8 @@ def generate(scale: Scale = DEMO, *, seed: int = 4504, grids=None) -> dict[str, 
     grids = [g for g in grids if g.pk not in taken]
     if not grids:
         return {"grids": 0}
-    per_grid = max(1, scale.people // len(grids))
+    # Exactly ``scale.people`` people: the remainder goes to the first grids, one each.
+    per_grid, extra = divmod(scale.people, len(grids))
     buildings_per_grid = max(1, scale.buildings // len(grids))
     tags = {t.code: t for t in Tag.objects.all()}
     categories = list(FacilityCategory.objects.all())
@@ -164,8 +168,9 @@ def generate(scale: Scale = DEMO, *, seed: int = 4504, grids=None) -> dict[str, 
         ("compounds", "buildings", "houses", "households", "people", "organisations", "shops", "facilities"),
         0,
     )
-    for grid in grids:
-        _fill_grid(gen, grid, per_grid, buildings_per_grid, scale, tags, categories, counts)
+    for i, grid in enumerate(grids):
+        people = max(1, per_grid + (i < extra))
+        _fill_grid(gen, grid, people, buildings_per_grid, scale, tags, categories, counts)
     counts["grids"] = len(grids)
     return counts
 
@@ -184,8 +189,14 @@ def _fill_grid(
     grid_shape = shape(grid.geometry)
     bounds = grid_shape.bounds
     common = {"area": grid, "area_code": grid.scope_code}
-    # Places: compounds → buildings → houses, enough houses for the people.
-    houses_needed = max(1, int(people_target / 2.6 / scale.households_per_house))
+    # Places: compounds → buildings → houses, enough houses for the people (some stay vacant, not
+    # every house holds a household) with a margin, so that every grid gets its people.
+    uses, use_weights = HOUSE_USES
+    occupied_share = 1 - use_weights[uses.index(HouseUse.VACANT)] / sum(use_weights)
+    sizes, size_weights = HOUSEHOLD_SIZES
+    mean_size = sum(n * w for n, w in zip(sizes, size_weights, strict=True)) / sum(size_weights)
+    per_house = occupied_share * scale.households_per_house * mean_size
+    houses_needed = max(1, math.ceil(people_target / per_house * 1.1))
     compounds = []
     for _ in range(max(1, buildings_target // 6)):
         lat, lng = gen.point_in(grid_shape, bounds)
@@ -213,16 +224,20 @@ def _fill_grid(
         )
     Building.objects.bulk_create(buildings)
     houses = []
-    while len(houses) < houses_needed:
-        for building in buildings:
+    rooms: set[tuple[int, str, str]] = set()
+    attempts = 0
+    while len(houses) < houses_needed and attempts < 50 * houses_needed:
+        for b, building in enumerate(buildings):
             if len(houses) >= houses_needed:
                 break
+            attempts += 1
             unit = str(rng.randint(1, building.units))
             floor = rng.randint(1, building.floors)
             room = f"{floor}{rng.randint(1, 4):02d}"
-            use = rng.choices(
-                [HouseUse.OWNER, HouseUse.RENTED, HouseUse.VACANT, HouseUse.COMMERCIAL], [70, 18, 10, 2]
-            )[0]
+            if (b, unit, room) in rooms:
+                continue  # one house per room: the table's unique constraint
+            rooms.add((b, unit, room))
+            use = rng.choices(uses, use_weights)[0]
             houses.append(
                 House(
                     building=building,
@@ -235,23 +250,29 @@ def _fill_grid(
                     **common,
                 )
             )
-    House.objects.bulk_create(houses, ignore_conflicts=True)
-    houses = list(House.objects.filter(area=grid).exclude(use=HouseUse.VACANT))
+    if houses and all(house.use == HouseUse.VACANT for house in houses):
+        houses[0].use = HouseUse.OWNER  # somebody lives in every grid
+    House.objects.bulk_create(houses)
+    occupied = [house for house in houses if house.use != HouseUse.VACANT]
     # Households and people.
     households, members = [], []
     made = 0
-    for house in houses:
+    # Exactly ``people_target`` people; should the houses run out, a house takes a second household.
+    for _pass in range(10):
+        for house in occupied:
+            if made >= people_target:
+                break
+            if rng.random() > scale.households_per_house:
+                continue
+            household = Household(house=house, number=f"{grid.code[-6:]}{len(households):04d}", **common)
+            households.append(household)
+            size = min(rng.choices(sizes, size_weights)[0], people_target - made)
+            floating = house.use == HouseUse.RENTED
+            for i in range(size):
+                members.append((household, house, i, floating))
+            made += size
         if made >= people_target:
             break
-        if rng.random() > scale.households_per_house:
-            continue
-        household = Household(house=house, number=f"{grid.code[-6:]}{len(households):04d}", **common)
-        households.append(household)
-        size = rng.choices([1, 2, 3, 4, 5], [15, 30, 28, 20, 7])[0]
-        floating = house.use == HouseUse.RENTED
-        for i in range(size):
-            members.append((household, house, i, floating))
-        made += size
     Household.objects.bulk_create(households)
     people = []
     for household, house, i, floating in members:

@@ -216,7 +216,8 @@ def _enqueue(job: ExportJob, language: str | None) -> None:
     transaction.on_commit(lambda: export_people(job.pk, language=language, request_id=request_id))
 
 
-def _claim(job_id: int) -> ExportJob | None:
+def claim_job(job_id: int) -> ExportJob | None:
+    """Take an export job for writing (None: done, refused, or running in a live worker)."""
     job = ExportJob.objects.filter(pk=job_id).first()
     if job is None or job.status in (JobStatus.DONE, JobStatus.REJECTED):
         return None
@@ -231,11 +232,15 @@ def _claim(job_id: int) -> ExportJob | None:
     return job
 
 
-def run_export(
-    job_id: int, *, language: str | None = None, request_id: str | None = None
+def run_job(
+    job_id: int, write, *, language: str | None = None, request_id: str | None = None
 ) -> ExportJob | None:
-    """Write an export job's file (again, for a job whose worker died). Never raises."""
-    job = _claim(job_id)
+    """Claim an export job and write its file, as its creator, in the language of the request that
+    started it: ``write(job, user, out)`` fills the temporary file ``out`` and returns ``(rows,
+    message)``; the file is stored under an unguessable name and the job marked done, or failed
+    with the reason the user may read (a refusal or a validation message; anything else is logged
+    and reported as an internal error). Shared by every app's exports. Never raises."""
+    job = claim_job(job_id)
     if job is None:
         return None
     user = job.created_by
@@ -244,14 +249,11 @@ def run_export(
         context.acting_as(user, request_id=request_id),
     ):
         try:
-            if not user.has_perm(EXPORT_PERM):
-                raise PermissionDenied(_("Your role does not include exporting people."))
-            qs = people_for_export(user, job.filters)
             with tempfile.TemporaryFile() as out:
-                count = write_people_workbook(qs, user=user, filters=job.filters, out=out)
+                count, message = write(job, user, out)
                 out.seek(0)
                 stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
-                filename = f"people-{stamp}-{job.pk}-{uuid.uuid4().hex}.xlsx"  # unguessable
+                filename = f"{job.kind}-{stamp}-{job.pk}-{uuid.uuid4().hex}.xlsx"  # unguessable
                 name = job.result.field.generate_filename(job, filename)
                 name = job.result.storage.save(name, File(out, name=name))
             ExportJob.objects.filter(pk=job.pk).update(
@@ -260,29 +262,54 @@ def run_export(
                 result=name,
                 finished_at=timezone.now(),
                 updated_at=timezone.now(),
-                message=_("%(n)s rows exported.") % {"n": count},
+                message=message,
             )
         except Exception as exc:
             logger.exception("export %s failed", job_id)
-            message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else ""
+            text = str(exc) if isinstance(exc, PermissionDenied) else text
             ExportJob.objects.filter(pk=job.pk).update(
                 status=JobStatus.FAILED,
                 finished_at=timezone.now(),
                 updated_at=timezone.now(),
-                message=(message or _("The export failed because of an internal error. Try again."))[:500],
+                message=(text or _("The export failed because of an internal error. Try again."))[:500],
             )
     job.refresh_from_db()
     return job
 
 
+def stale_jobs(kinds) -> list[int]:
+    """Export jobs of ``kinds`` left running or waiting longer than ``STALE_AFTER`` (their worker
+    died): each app starts its own again (the job table is shared)."""
+    return list(
+        ExportJob.objects.filter(
+            kind__in=list(kinds),
+            status__in=[JobStatus.PENDING, JobStatus.RUNNING],
+            updated_at__lt=timezone.now() - STALE_AFTER,
+        ).values_list("pk", flat=True)
+    )
+
+
+def _write_people(job: ExportJob, user, out) -> tuple[int, str]:
+    if not user.has_perm(EXPORT_PERM):
+        raise PermissionDenied(_("Your role does not include exporting people."))
+    count = write_people_workbook(
+        people_for_export(user, job.filters), user=user, filters=job.filters, out=out
+    )
+    return count, _("%(n)s rows exported.") % {"n": count}
+
+
+def run_export(
+    job_id: int, *, language: str | None = None, request_id: str | None = None
+) -> ExportJob | None:
+    """Write a people export's file (again, for a job whose worker died). Never raises."""
+    return run_job(job_id, _write_people, language=language, request_id=request_id)
+
+
 def resume_stale_exports() -> list[int]:
     from .tasks import export_people
 
-    stale = list(
-        ExportJob.objects.filter(
-            status__in=[JobStatus.PENDING, JobStatus.RUNNING], updated_at__lt=timezone.now() - STALE_AFTER
-        ).values_list("pk", flat=True)
-    )
+    stale = stale_jobs(["people"])
     for job_id in stale:
         export_people(job_id)
     return stale

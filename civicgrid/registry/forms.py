@@ -25,7 +25,13 @@ class PersonFilterForm(forms.Form):
         label=_("status"),
         initial=PersonStatus.ACTIVE,
     )
-    address = forms.CharField(required=False, label=_("address"))
+    # Matched from its start, as houses write it (compound, building, unit, room): the example is
+    # data, Chinese in every interface language, like the addresses themselves.
+    address = forms.CharField(
+        required=False,
+        label=_("address"),
+        widget=forms.TextInput(attrs={"placeholder": "鸳江花园 8栋 1单元"}),
+    )
 
     def __init__(self, *args, user, tags, **kwargs):
         super().__init__(*args, **kwargs)

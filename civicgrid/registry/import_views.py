@@ -55,7 +55,7 @@ def _my_import(request, pk) -> ImportJob:
 
 
 def _my_export(request, pk) -> ExportJob:
-    return get_object_or_404(ExportJob, pk=pk, created_by=request.user)
+    return get_object_or_404(ExportJob, pk=pk, created_by=request.user, kind="people")
 
 
 def _percent(done: int, total: int) -> int:

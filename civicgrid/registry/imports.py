@@ -53,7 +53,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, connection, transaction
@@ -64,8 +63,9 @@ from django.utils.translation import gettext as _
 from civicgrid.areas.choices import AreaLevel
 from civicgrid.areas.models import Area
 from civicgrid.core import context, scope
-from civicgrid.core.audit import serialize_instance
-from civicgrid.core.models.audit import ChangeAction, ChangeLog
+from civicgrid.core.audit import log_changes, serialize_instance
+from civicgrid.core.bulk import bulk_insert
+from civicgrid.core.models.audit import ChangeAction
 from civicgrid.core.validators import resident_id_birth_date, resident_id_sex
 
 from . import services
@@ -756,6 +756,10 @@ class PeopleImport:
                 self.layout = read_layout(ws)
                 estimate = max(0, (ws.max_row or 0) - self.layout.first_data_row + 1)
                 _set(job, total_rows=min(estimate, MAX_ROWS))
+                # The used range a file declares is a hint for the progress bar only: files written
+                # by other programs may declare too few rows, and read-only mode stops where the
+                # declared range ends. Read every row there is.
+                ws.reset_dimensions()
                 buffer: list[PersonRow] = []
                 for number, raw in iter_rows(ws, self.layout):
                     self.total += 1
@@ -873,147 +877,17 @@ class PeopleImport:
 # ---- writing ------------------------------------------------------------------------------------
 
 
-def allocate_ids(model, count: int) -> list[int] | None:
-    """``count`` new primary keys for ``model``, reserved before the rows are inserted (None: this
-    database is not supported here, use the ORM). PostgreSQL takes them from the table's sequence,
-    so concurrent writers are safe. SQLite continues after the highest id ever given (AUTOINCREMENT's
-    ``sqlite_sequence``); that is safe because the import writes inside ``IMMEDIATE`` transactions,
-    which hold the database's write lock from their start (with another transaction mode, a
-    concurrent insert makes ours fail on the primary key, and the chunk is retried)."""
-    opts = model._meta
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [opts.db_table, opts.pk.column, count],
-            )
-            return [row[0] for row in cursor.fetchall()]
-        if connection.vendor == "sqlite":
-            cursor.execute(
-                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "  # noqa: S608
-                f"COALESCE((SELECT MAX({qn(opts.pk.column)}) FROM {qn(opts.db_table)}), 0))",
-                [opts.db_table],
-            )
-            start = cursor.fetchone()[0] + 1
-            return list(range(start, start + count))
-    return None
-
-
-#: Field classes whose database value is the Python value itself when it is a str, int, bool or None.
-_PLAIN_FIELDS = (
-    "AutoField",
-    "BigAutoField",
-    "BigIntegerField",
-    "BooleanField",
-    "CharField",
-    "ForeignKey",
-    "IntegerField",
-    "PositiveBigIntegerField",
-    "PositiveIntegerField",
-    "PositiveSmallIntegerField",
-    "SlugField",
-    "SmallIntegerField",
-    "TextField",
-)
-
-
-def bulk_insert(objects: list) -> None:
-    """Insert new model instances of one model, like ``bulk_create`` (``auto_now`` timestamps, field
-    preparation — encryption included — and primary keys set on the instances), with a single
-    prepared statement: ids are reserved first (``allocate_ids``), so nothing needs returning and
-    the per-value overhead of the ORM's SQL compiler is avoided. Falls back to ``bulk_create``."""
-    if not objects:
-        return
-    model = type(objects[0])
-    ids = allocate_ids(model, len(objects)) if connection.in_atomic_block else None
-    if ids is None:
-        model.objects.bulk_create(objects)
-        return
-    opts = model._meta
-    fields = list(opts.concrete_fields)
-    now = timezone.now()
-    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    plain = [type(f).__name__ in _PLAIN_FIELDS for f in fields]
-    rows = []
-    for obj, pk in zip(objects, ids, strict=True):
-        obj.pk = pk
-        for field in stamped:
-            setattr(obj, field.attname, now)
-        row = []
-        for field, is_plain in zip(fields, plain, strict=True):
-            value = getattr(obj, field.attname)
-            if not (is_plain and (value is None or type(value) in (str, int, bool))):
-                value = field.get_db_prep_save(value, connection)
-            row.append(value)
-        rows.append(row)
-        obj._state.adding = False
-        obj._state.db = connection.alias
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
-
-
-CHANGELOG_COLUMNS = (
-    "time",
-    "user",
-    "username",
-    "request_id",
-    "ip",
-    "action",
-    "content_type",
-    "object_id",
-    "object_repr",
-    "before",
-    "after",
-)
+#: Rows per UPDATE statement on PostgreSQL (see ``Writer._set_heads``).
+PG_ROWS_PER_STATEMENT = 500
 
 
 def bulk_log_changes(objects: list, action: str = ChangeAction.CREATE, befores: list | None = None) -> None:
-    """Change-log rows for objects written in bulk, with the fields ``core.audit.log_change`` fills
-    (user, request id, IP, object, before/after snapshots of ``serialize_instance``). Inserted with
-    one prepared statement (``executemany``): the ORM's per-value overhead would double an import's
-    time. Values are prepared by the model's own fields, so both SQLite and PostgreSQL get them
-    right; the sealer later chains these rows like any other."""
-    if not objects:
-        return
-    ctx = context.current()
-    user = ctx.user
-    content_type = ContentType.objects.get_for_model(type(objects[0]), for_concrete_model=False)
+    """Change-log rows for objects written in bulk: ``befores`` (or none) and each object's
+    ``serialize_instance`` snapshot after."""
     befores = befores or [None] * len(objects)
-    fields = [ChangeLog._meta.get_field(name) for name in CHANGELOG_COLUMNS]
-    time_field, ip_field, before_field, after_field = fields[0], fields[4], fields[9], fields[10]
-    now = time_field.get_db_prep_save(timezone.now(), connection)
-    ip = ip_field.get_db_prep_save(ctx.ip, connection)
-    rows = [
-        (
-            now,
-            user.pk if user else None,
-            user.get_username() if user else "",
-            ctx.request_id,
-            ip,
-            action,
-            content_type.pk,
-            str(obj.pk),
-            str(obj)[:200],
-            before_field.get_db_prep_save(before, connection),
-            after_field.get_db_prep_save(serialize_instance(obj), connection),
-        )
-        for obj, before in zip(objects, befores, strict=True)
-    ]
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(ChangeLog._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    log_changes(
+        (obj, action, before, serialize_instance(obj)) for obj, before in zip(objects, befores, strict=True)
     )
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 1000):
-            cursor.executemany(sql, rows[start : start + 1000])
 
 
 class Places:
@@ -1424,12 +1298,21 @@ class Writer:
         if changed:
             opts = Household._meta
             qn = connection.ops.quote_name
-            sql = (
-                f"UPDATE {qn(opts.db_table)} SET {qn(opts.get_field('head').column)} = %s "  # noqa: S608
-                f"WHERE {qn(opts.pk.column)} = %s"
-            )
+            table, head, pk = qn(opts.db_table), qn(opts.get_field("head").column), qn(opts.pk.column)
+            pairs = [(h.pk, h.head_id) for h in changed]
             with connection.cursor() as cursor:
-                cursor.executemany(sql, [(h.head_id, h.pk) for h in changed])
+                if connection.vendor == "postgresql":  # many rows per statement (see insert_rows)
+                    for start in range(0, len(pairs), PG_ROWS_PER_STATEMENT):
+                        batch = pairs[start : start + PG_ROWS_PER_STATEMENT]
+                        cursor.execute(
+                            f"UPDATE {table} SET {head} = v.head FROM (VALUES "  # noqa: S608
+                            + ", ".join(["(%s, %s)"] * len(batch))
+                            + f") AS v(pk, head) WHERE {table}.{pk} = v.pk",
+                            [value for pair in batch for value in pair],
+                        )
+                else:
+                    sql = f"UPDATE {table} SET {head} = %s WHERE {pk} = %s"  # noqa: S608
+                    cursor.executemany(sql, [(head_id, pk) for pk, head_id in pairs])
             bulk_log_changes(changed, ChangeAction.UPDATE, befores)
 
     def _plan_update(self, person: Person, item: Placed, current_tags: set[int]):

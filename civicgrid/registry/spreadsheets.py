@@ -541,6 +541,7 @@ def write_error_workbook(errors: list[RowError], fileobj, *, title: str = "") ->
 
 #: Excel's limit on the characters of one cell.
 MAX_CELL_CHARS = 32767
+DIMENSION = re.compile(r"<dimension\b[^>]*/>")
 _LETTERS = [get_column_letter(i) for i in range(1, 200)]
 
 
@@ -611,6 +612,9 @@ def save_streaming(
             else:
                 head, tail = xml.replace("<sheetData />", "<sheetData>", 1).split("<sheetData>", 1)
                 head, tail = head + "<sheetData>", tail
+            # The used range openpyxl declared covers its own rows only; readers that trust it
+            # (openpyxl's read-only mode) would stop there. It is optional: leave it out.
+            head = DIMENSION.sub("", head, count=1)
             with dst.open(target, "w") as sheet:
                 sheet.write(head.encode("utf-8"))
                 batch: list[str] = []

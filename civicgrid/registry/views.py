@@ -183,25 +183,15 @@ class StatisticsView(StaffPageMixin, View):
         area = visible.filter(pk=request.GET.get("area")).first() if request.GET.get("area") else None
         if area is None:
             area = top_visible_areas(user).order_by("scope_code").first()
-        people = Person.objects.visible_to(user)
-        houses = House.objects.visible_to(user)
-        stats = selectors.population_statistics(people.in_area(area.scope_code), user) if area else None
-        house_stats = selectors.house_statistics(houses.in_area(area.scope_code)) if area else None
-        rows = []
-        if area is not None:
-            children = list(visible.filter(parent=area).order_by("scope_code"))
-            counts = selectors.counts_by_child_area(
-                people.in_area(area.scope_code).filter(status="active"), children
-            )
-            rows = [(child, counts.get(child.scope_code, 0)) for child in children]
+        data = selectors.area_statistics(user, area) if area is not None else {}
         return render(
             request,
             "registry/statistics.html",
             {
                 "area": area,
-                "stats": stats,
-                "house_stats": house_stats,
-                "rows": rows,
+                "stats": data.get("stats"),
+                "house_stats": data.get("house_stats"),
+                "rows": data.get("rows", []),
                 "trail": [a for a in (ancestors(area) if area else []) if visible.filter(pk=a.pk).exists()],
             },
         )

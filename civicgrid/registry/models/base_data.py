@@ -112,7 +112,11 @@ class House(ScopedModel):
                 fields=["building", "unit_no", "room_no"], name="registry_house_unique_room"
             )
         ]
-        indexes = scope_indexes("reg_house")
+        indexes = [
+            *scope_indexes("reg_house"),
+            # Houses by use in an area (the statistics page): an index-only range scan.
+            models.Index(fields=["area_code", "use"], name="reg_house_use"),
+        ]
 
     def __str__(self) -> str:
         return self.address or f"{self.building} {self.unit_no}-{self.room_no}"
@@ -168,13 +172,17 @@ class Tag(BaseModel):
         return self.name
 
 
+#: Operator classes of a two-column text index that serves ``LIKE 'prefix%'`` on PostgreSQL.
+PATTERN_OPS = ["varchar_pattern_ops", "varchar_pattern_ops"]
+
+
 class Person(ScopedModel):
     """A person actually living in the area (实有人口). Document and phone numbers are encrypted at
     rest; keyed blind indexes allow exact lookup; the phone's last four digits allow suffix search."""
 
-    name = models.CharField(_("name"), max_length=50, db_index=True)
+    name = models.CharField(_("name"), max_length=50)  # indexed with the area code: Meta.indexes
     name_pinyin = models.CharField(_("pinyin"), max_length=200, blank=True)
-    name_initials = models.CharField(_("pinyin initials"), max_length=50, blank=True, db_index=True)
+    name_initials = models.CharField(_("pinyin initials"), max_length=50, blank=True)  # Meta.indexes
     person_type = models.CharField(
         _("person type"),
         max_length=12,
@@ -229,7 +237,24 @@ class Person(ScopedModel):
         ordering = ["area_code", "id"]
         indexes = [
             *scope_indexes("reg_person"),
-            models.Index(fields=["area_code", "name_initials"], name="registry_person_initials"),
+            # Name, pinyin-initials and address search match the start of the text
+            # (``lookups.Prefix``): a range on SQLite, ``LIKE 'q%'`` on PostgreSQL, which needs the
+            # pattern operator class (SQLite ignores ``opclasses``). The area code rides along so
+            # that counting the matches in an area reads the index alone: without it SQLite, which
+            # cannot tell which of two ranges is narrower, counts by walking the whole area.
+            models.Index(fields=["name", "area_code"], name="reg_person_name", opclasses=PATTERN_OPS),
+            models.Index(
+                fields=["name_initials", "area_code"], name="reg_person_initials", opclasses=PATTERN_OPS
+            ),
+            models.Index(fields=["address", "area_code"], name="reg_person_address", opclasses=PATTERN_OPS),
+            # The statistics page: people living in an area by grid and type, with their dates of
+            # birth, read from this index alone in its own order (status first: an equality, so
+            # SQLite groups by area code and type without sorting; ``id`` for the tags' join).
+            models.Index(
+                fields=["status", "area_code", "person_type", "birth_date"],
+                include=["id"],
+                name="reg_person_stats",
+            ),
         ]
         permissions = [
             ("reveal_person", _("Can reveal ID and phone numbers")),

@@ -203,3 +203,17 @@ def test_the_file_is_a_valid_workbook_whatever_the_text(house, exporter):
     assert ws["T3"].value == " 前后空格 \n第二行 "
     assert ws["G3"].value == "1985-06-15" and ws["J3"].value == house.area.code
     assert wb.worksheets[1]["B4"].value == 1
+
+
+def test_rows_streamed_into_a_template_are_all_read_back():
+    """``save_streaming`` into a sheet openpyxl already wrote rows to (and declared their range for)
+    leaves no stale declared range behind: read-only readers, which stop where it ends, see every row."""
+    from civicgrid.registry.spreadsheets import PEOPLE_SHEET, build_people_template, save_streaming
+
+    out = BytesIO()
+    rows = ([f"居民{n}", "", f"4504031985061500{n % 10}"] for n in range(50))
+    save_streaming(build_people_template(), out, sheet_title=PEOPLE_SHEET, rows=rows, first_row=4)
+    out.seek(0)
+    sheet = load_workbook(out, read_only=True)[PEOPLE_SHEET]
+    names = [row[0] for row in sheet.iter_rows(min_row=4, values_only=True)]
+    assert names == [f"居民{n}" for n in range(50)]

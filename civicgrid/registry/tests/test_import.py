@@ -564,3 +564,24 @@ def test_places_already_registered_are_reused(importer, grid):
     assert (
         Person.objects.get().house == house and House.objects.count() == 1 and Compound.objects.count() == 1
     )
+
+
+def test_a_file_declaring_too_few_rows_is_read_to_its_end(importer):
+    """Some programs write a used range (``<dimension>``) that ends before the last row; read-only
+    openpyxl would stop there and the rest of the file would be silently left out."""
+    import re
+    import zipfile
+
+    upload = xlsx([resident(n) for n in range(1, 7)])
+    src, out = zipfile.ZipFile(BytesIO(upload.read())), BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:S3"', data)
+            dst.writestr(info, data)
+    job = imports.import_start(actor=importer, upload=SimpleUploadedFile("short.xlsx", out.getvalue()))
+    imports.run_import(job.pk, language="en")
+    job.refresh_from_db()
+    assert job.status == JobStatus.DONE and job.created_count == 6, job.message
+    assert Person.objects.filter(name__startswith="居民").count() == 6
