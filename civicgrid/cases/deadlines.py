@@ -1,0 +1,204 @@
+"""Deadlines: which policy applies to a stage, when it falls due in working time, and the periodic
+sweep that warns, supervises and escalates.
+
+A case carries the running deadline of its current stage (``warn_at``, ``due_at``) and the flags
+the sweep sets (``warned_at``, ``overdue_at``); every stage's clock is also kept as a
+``CaseDeadline`` row (the deadline history, and the basis of on-time rates). The sweep reads only
+cases whose warning or due time has passed and whose flag is still unset, through partial indexes,
+so its cost grows with the due cases, not with all cases, and a second run finds nothing to do."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from civicgrid.core.workcalendar import get_calendar
+
+from . import tallies
+from .choices import DeadlineOutcome, OverdueAction, Stage, TimeUnit
+from .models import Case, CaseDeadline, Category, DeadlinePolicy
+
+#: Seconds a process keeps the policy table before reading it again (edits show within this time).
+POLICY_TTL = 10.0
+
+_lock = threading.Lock()
+_policies: list[DeadlinePolicy] | None = None
+_loaded_at = 0.0
+
+
+def active_policies() -> list[DeadlinePolicy]:
+    global _policies, _loaded_at
+    with _lock:
+        if _policies is None or time.monotonic() - _loaded_at > POLICY_TTL:
+            _policies = list(DeadlinePolicy.objects.filter(is_active=True).order_by("-priority", "id"))
+            _loaded_at = time.monotonic()
+        return _policies
+
+
+def clear_policy_cache() -> None:
+    global _policies
+    with _lock:
+        _policies = None
+
+
+def resolve_policy(*, stage: str, category: Category, channel: str, level: str, urgency: str):
+    """The active policy for this stage of a case like this (None: no clock): the highest priority,
+    then the most specific."""
+    best, best_key = None, None
+    for policy in active_policies():
+        if policy.matches(stage=stage, category=category, channel=channel, level=level, urgency=urgency):
+            # Priority first (a category's own limit beats a channel's general rule), then the
+            # most specific; a policy for the exact category beats one for its parent.
+            exact = 1 if policy.category_id == category.pk else 0
+            key = (policy.priority, policy.specificity(), exact)
+            if best_key is None or key > best_key:
+                best, best_key = policy, key
+    return best
+
+
+@dataclass(frozen=True)
+class Clock:
+    policy: DeadlinePolicy
+    started_at: datetime
+    warn_at: datetime
+    due_at: datetime
+
+
+def clock_for(policy: DeadlinePolicy, start: datetime) -> Clock:
+    """When a stage started at ``start`` under ``policy`` warns and falls due, in working time."""
+    cal = get_calendar()
+    amount = float(policy.amount)
+    allowed = amount * 3600 if policy.unit == TimeUnit.HOURS else amount * cal.working_day_seconds()
+    return Clock(
+        policy=policy,
+        started_at=start,
+        warn_at=cal.add_working_time(start, allowed * policy.warn_ratio),
+        due_at=cal.add_working_time(start, allowed),
+    )
+
+
+def end_deadline(case: Case, now: datetime, *, cancelled: bool = False) -> list[str]:
+    """Stop the running clock (its history row gets its outcome); returns the case fields changed."""
+    if not case.deadline_stage:
+        return []
+    if cancelled:
+        outcome = DeadlineOutcome.CANCELLED
+    else:
+        outcome = DeadlineOutcome.LATE if case.due_at and now > case.due_at else DeadlineOutcome.MET
+    clocks = CaseDeadline.objects.filter(case=case, outcome=DeadlineOutcome.OPEN)
+    if case.deadline_stage == Stage.HANDLE:  # handling clocks count in the on-time rates
+        tallies.record_clocks(list(clocks.values_list("stage", "area_code", "department_id")), now, outcome)
+    clocks.update(ended_at=now, outcome=outcome)
+    return end_deadline_fields(case)
+
+
+def end_deadline_fields(case: Case) -> list[str]:
+    """Clear the case's running clock (its history row is ended by the caller); the fields changed."""
+    case.deadline_stage, case.warn_at, case.due_at, case.overdue_action = "", None, None, ""
+    case.warned_at = case.overdue_at = None
+    return ["deadline_stage", "warn_at", "due_at", "overdue_action", "warned_at", "overdue_at"]
+
+
+def plan_deadline(case: Case, stage: str, now: datetime) -> CaseDeadline | None:
+    """Set the case's clock for ``stage`` from its policy (no query but the cached policies) and
+    return the history row to save once the case has an id; None when no policy applies."""
+    row = plan_clock(case, stage, now)
+    return None if row is None else CaseDeadline(**row)
+
+
+def plan_clock(case: Case, stage: str, now: datetime, *, memo: dict | None = None) -> dict | None:
+    """``plan_deadline``'s work, the history row as field values (for ``core.bulk.insert_values``).
+    ``memo`` (a dict kept over a batch of cases) remembers the policy of each kind of case and
+    each policy's clock from ``now``: the working-time arithmetic is done once per policy."""
+    memo = {} if memo is None else memo
+    key = (stage, case.category_id, case.channel, case.level, case.urgency)
+    if key not in memo:
+        memo[key] = resolve_policy(
+            stage=stage, category=case.category, channel=case.channel, level=case.level, urgency=case.urgency
+        )
+    policy = memo[key]
+    if policy is None:
+        return None
+    if (policy.pk, now) not in memo:
+        memo[(policy.pk, now)] = clock_for(policy, now)
+    clock = memo[(policy.pk, now)]
+    case.deadline_stage, case.warn_at, case.due_at = stage, clock.warn_at, clock.due_at
+    case.overdue_action = policy.on_overdue
+    case.warned_at = case.overdue_at = None
+    return {
+        "case_id": case.pk,
+        "stage": stage,
+        "level": case.level,
+        "department_id": case.department_id,
+        "policy_id": policy.pk,
+        "area_code": case.area_code,
+        "started_at": now,
+        "warn_at": clock.warn_at,
+        "due_at": clock.due_at,
+    }
+
+
+def start_deadline(case: Case, stage: str, now: datetime) -> list[str]:
+    """End the running clock and start ``stage``'s, as its policy says; returns the fields changed."""
+    fields = end_deadline(case, now)
+    row = plan_deadline(case, stage, now)
+    if row is None:
+        return fields
+    row.save()
+    return ["deadline_stage", "warn_at", "due_at", "overdue_action", "warned_at", "overdue_at"]
+
+
+@dataclass
+class SweepResult:
+    warned: int = 0
+    supervised: int = 0
+    escalated: int = 0
+    overdue: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+#: Cases handled per transaction by the sweep (a lock is never held for long).
+SWEEP_BATCH = 500
+
+
+def sweep(now: datetime | None = None) -> SweepResult:
+    """Warn the cases past their warning time and act on the overdue ones (supervise, escalate or
+    only record), once each: the flags set here make a second run a no-op."""
+    from . import services
+
+    now = now or timezone.now()
+    result = SweepResult()
+    # Overdue first: a case past both times is warned and acted on in one step (one UPDATE, one
+    # notice to its unit), as after an outage of the task queue.
+    while True:
+        ids = list(
+            Case.objects.filter(overdue_at__isnull=True, due_at__lte=now)
+            .order_by("due_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            done = services.deadline_overdue(ids, now=now)
+        result.warned += done["warned"]
+        result.overdue += sum(done[action] for action in OverdueAction.values)
+        result.supervised += done[OverdueAction.SUPERVISE]
+        result.escalated += done[OverdueAction.ESCALATE]
+    while True:
+        ids = list(
+            Case.objects.filter(warned_at__isnull=True, warn_at__lte=now)
+            .order_by("warn_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        if not ids:
+            break
+        with transaction.atomic():
+            result.warned += services.deadline_warn(ids, now=now)
+    return result

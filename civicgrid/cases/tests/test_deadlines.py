@@ -1,0 +1,241 @@
+"""Deadline policies, working-time clocks, lights and the sweep."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from civicgrid.cases import deadlines, services
+from civicgrid.cases.choices import EventKind, Level, Light, OverdueAction, Stage, Status
+from civicgrid.cases.models import Case, CaseEvent, Category, DeadlinePolicy
+from civicgrid.core.audit import _json_safe
+from civicgrid.core.models.audit import ChangeLog
+from civicgrid.core.testing import count_queries
+from civicgrid.core.workcalendar import get_calendar
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def fresh_policies():
+    deadlines.clear_policy_cache()
+    yield
+    deadlines.clear_policy_cache()
+
+
+def resolve(code="0102", kind="event", **kw):
+    category = Category.objects.get(kind=kind, code=code)
+    args = {"stage": Stage.HANDLE, "channel": "grid_worker", "level": Level.COMMUNITY, "urgency": "normal"}
+    args.update(kw)
+    return deadlines.resolve_policy(category=category, **args)
+
+
+def test_policy_resolution_follows_priority_then_specificity(wuzhou):
+    assert resolve().name.startswith("半天响应")  # community level
+    assert "街道1个工作日" in resolve(level=Level.STREET).name
+    assert "城区3个工作日" in resolve(level=Level.DISTRICT).name
+    assert "市级7个工作日" in resolve(level=Level.CITY).name
+    assert "5个工作日" in resolve(channel="resident").name  # WeChat reports: solved within 5 days
+    assert resolve(stage=Stage.RECORD).amount == Decimal("0.5")  # 半天响应
+    assert resolve(stage=Stage.RECORD, channel="resident").amount == Decimal("1")
+    # A category's own limit beats the channel's general rule; critical urgency beats the level's.
+    assert resolve("0401", channel="resident").category.code == "0401"
+    assert resolve(urgency="critical").urgency == "critical"
+    # Rules are data: a new, more specific policy takes over at once.
+    category = Category.objects.get(kind="event", code="0102")
+    DeadlinePolicy.objects.create(
+        name="垃圾：4小时", stage=Stage.HANDLE, category=category.parent, amount=4, unit="hours", priority=10
+    )
+    deadlines.clear_policy_cache()
+    assert resolve().name == "垃圾：4小时"
+
+
+def test_clock_counts_working_time_only(wuzhou):
+    policy = DeadlinePolicy(amount=Decimal("1"), unit="days", warn_ratio=0.8)
+    cal = get_calendar()
+    # Wednesday 2026-09-30 is the eve of the National Day holiday: one working day ends after it.
+    start = datetime(2026, 9, 30, 16, 0, tzinfo=SHANGHAI)
+    clock = deadlines.clock_for(policy, start)
+    assert clock.due_at == cal.add_working_time(start, cal.working_day_seconds())
+    assert clock.due_at.astimezone(SHANGHAI).date() > datetime(2026, 10, 7).date()
+    assert cal.working_seconds_between(start, clock.warn_at) == pytest.approx(
+        0.8 * cal.working_day_seconds(), abs=1
+    )
+    half = deadlines.clock_for(DeadlinePolicy(amount=Decimal("0.5"), unit="days", warn_ratio=0.8), start)
+    assert cal.working_seconds_between(start, half.due_at) == pytest.approx(
+        cal.working_day_seconds() / 2, abs=1
+    )
+    hours = deadlines.clock_for(DeadlinePolicy(amount=Decimal("2"), unit="hours", warn_ratio=0.5), start)
+    assert cal.working_seconds_between(start, hours.due_at) == pytest.approx(7200, abs=1)
+
+
+def test_light_turns_yellow_then_red(people, report):
+    case = report()
+    assert case.light_at(case.reported_at) == Light.GREEN
+    assert case.light_at(case.warn_at) == Light.YELLOW
+    assert case.light_at(case.due_at) == Light.RED
+    qs = Case.objects.filter(pk=case.pk)
+    assert qs.with_light(case.warn_at).get().light == Light.YELLOW
+    assert qs.in_light(Light.RED, case.due_at + timedelta(seconds=1)).exists()
+    assert not qs.in_light(Light.RED, case.warn_at).exists()
+
+
+def test_sweep_warns_supervises_and_escalates_once(people, units, report, django_capture_on_commit_callbacks):
+    from civicgrid.notify.models import Notification
+
+    p = people
+    waiting = report()  # record stage: supervised when overdue
+    dispatched = report(channel="grid_worker", actor=p["grid_worker"])
+    services.case_dispatch(case=dispatched, actor=p["community"], department=units["D450403-01"])
+    dispatched.refresh_from_db()
+    assert dispatched.overdue_action == OverdueAction.ESCALATE  # 半天响应 at community level, then 137
+    not_due = report()
+    far = max(waiting.due_at, dispatched.due_at) + timedelta(minutes=1)
+    Case.objects.filter(pk=not_due.pk).update(
+        warn_at=far + timedelta(days=30), due_at=far + timedelta(days=40)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = deadlines.sweep(far)
+    assert result.warned == 2 and result.overdue == 2
+    assert result.supervised == 1 and result.escalated == 1
+    waiting.refresh_from_db()
+    dispatched.refresh_from_db()
+    assert waiting.supervision_count == 1 and waiting.overdue_at == far and waiting.warned_at == far
+    assert dispatched.level == Level.STREET and dispatched.status == Status.RECORDED
+    assert dispatched.deadline_stage == Stage.HANDLE and dispatched.due_at > far  # the street's 1-day clock
+    assert dispatched.department is None
+    assert set(CaseEvent.objects.filter(case=dispatched).values_list("kind", flat=True)) >= {
+        EventKind.WARNED,
+        EventKind.ESCALATED,
+    }
+    # Past both times at once: one notice, that it is overdue (not a warning too); the warning is
+    # still recorded on the case and in its timeline.
+    assert Notification.objects.filter(recipient=p["handler"], kind="case_overdue").exists()
+    assert not Notification.objects.filter(recipient=p["handler"], kind="case_warning").exists()
+    assert CaseEvent.objects.filter(case=waiting, kind=EventKind.WARNED).count() == 1
+    # The change log names each case as everywhere else and holds the times as log_change does.
+    case_log = ChangeLog.objects.filter(content_type=ContentType.objects.get_for_model(Case))
+    logged = case_log.filter(object_id=str(waiting.pk), after__supervision_count=1).get()
+    assert logged.object_repr == str(waiting) and logged.action == "update"
+    assert logged.after["overdue_at"] == _json_safe(far)  # as log_change writes a time
+    assert logged.before["supervision_count"] == 0 and logged.after["supervision_count"] == 1
+    up = case_log.filter(object_id=str(dispatched.pk), after__level=Level.STREET).get()
+    assert up.object_repr == str(dispatched) and up.before["level"] == Level.COMMUNITY
+    assert datetime.fromisoformat(up.after["due_at"]) == dispatched.due_at
+    # Running it again changes nothing more.
+    events = CaseEvent.objects.count()
+    again = deadlines.sweep(far)
+    assert again.as_dict() == {"warned": 0, "supervised": 0, "escalated": 0, "overdue": 0}
+    assert CaseEvent.objects.count() == events
+    not_due.refresh_from_db()
+    assert not_due.warned_at is None and not_due.overdue_at is None
+
+
+def test_warning_then_overdue_in_two_sweeps(people, units, report, django_capture_on_commit_callbacks):
+    """In the ordinary course the warning comes first (its own notice), the deadline later: the
+    overdue step keeps the warning's time and writes no second "warned" event."""
+    case = report()
+    case.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = deadlines.sweep(case.warn_at + timedelta(seconds=1))
+    assert (first.warned, first.overdue) == (1, 0)
+    case.refresh_from_db()
+    warned_at = case.warned_at
+    assert warned_at is not None and case.overdue_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        second = deadlines.sweep(case.due_at + timedelta(seconds=1))
+    assert (second.warned, second.overdue) == (0, 1)
+    case.refresh_from_db()
+    assert case.warned_at == warned_at and case.overdue_at is not None
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.WARNED).count() == 1
+
+
+def test_sweep_escalates_a_batch_like_one_escalation(
+    people, units, report, django_capture_on_commit_callbacks
+):
+    """Overdue cases whose policy escalates go up in bulk and leave what a manual escalation leaves:
+    the old clock ended late, the new level's clock, the event, the change log, the reporter told,
+    assisting units dropped; the statements do not grow with the number of cases."""
+    from civicgrid.cases.models import CaseDeadline
+    from civicgrid.core.models.audit import ChangeLog
+    from civicgrid.notify.models import Notification
+
+    p = people
+
+    def dispatched_cases(n):
+        out = []
+        for _ in range(n):
+            case = report(channel="grid_worker", actor=p["grid_worker"])
+            services.case_dispatch(
+                case=case,
+                actor=p["community"],
+                department=units["D450403-01"],
+                assisting=[units["D450405-01"]],
+            )
+            out.append(case)
+        return out
+
+    def sweep_counted(cases):
+        far = max(c.due_at for c in Case.objects.filter(pk__in=[c.pk for c in cases])) + timedelta(minutes=1)
+        with django_capture_on_commit_callbacks(execute=True):
+            queries = count_queries(lambda: deadlines.sweep(far))
+        return far, queries
+
+    first = dispatched_cases(2)
+    _far, few = sweep_counted(first)
+    cases = dispatched_cases(5)
+    far, many = sweep_counted(cases)
+    assert many == few
+    for case in cases:
+        case.refresh_from_db()
+        assert case.level == Level.STREET and case.status == Status.RECORDED and case.department is None
+        assert case.escalation_count == 1 and case.assisting_departments.count() == 0
+        clocks = list(CaseDeadline.objects.filter(case=case, stage=Stage.HANDLE).order_by("id"))
+        assert [c.outcome for c in clocks] == ["late", "open"] and clocks[0].ended_at == far
+        assert clocks[1].level == Level.STREET and clocks[1].due_at == case.due_at > far
+        event = CaseEvent.objects.get(case=case, kind=EventKind.ESCALATED)
+        assert (
+            event.data == {"from": Level.COMMUNITY, "to": Level.STREET} and event.to_status == Status.RECORDED
+        )
+        change = ChangeLog.objects.get(
+            content_type__model="case", object_id=str(case.pk), after__level=Level.STREET
+        )
+        assert change.before["level"] == Level.COMMUNITY and change.after["version"] == case.version
+    assert Notification.objects.filter(recipient=p["grid_worker"], kind="case_status").count() >= 5
+
+
+def test_sweep_cost_does_not_grow_with_cases_not_due(people, report):
+    for _ in range(3):
+        report()
+    now = timezone.now()
+    Case.objects.update(warn_at=now + timedelta(days=1), due_at=now + timedelta(days=2))
+    few = count_queries(lambda: deadlines.sweep(now))
+    for _ in range(10):
+        report()
+    Case.objects.update(warn_at=now + timedelta(days=1), due_at=now + timedelta(days=2))
+    assert count_queries(lambda: deadlines.sweep(now)) == few == 2
+
+
+def test_closed_case_has_no_clock_and_the_history_keeps_outcomes(people, units, report):
+    from civicgrid.cases.models import CaseDeadline
+
+    case = report()
+    services.case_record(case=case, actor=people["community"])
+    late = CaseDeadline.objects.get(case=case, stage=Stage.DISPATCH)
+    Case.objects.filter(pk=case.pk).update(due_at=timezone.now() - timedelta(minutes=1))
+    CaseDeadline.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(minutes=1))
+    services.case_dispatch(case=case, actor=people["community"], department=units["D450403-01"])
+    late.refresh_from_db()
+    assert late.outcome == "late" and late.ended_at is not None
+    services.case_handle(case=case, actor=people["handler"], result="已处理")
+    services.case_verify(case=case, actor=people["grid_worker"], passed=True)
+    case = services.case_close(case=case, actor=people["community"])
+    assert case.due_at is None and case.light == Light.NONE
+    assert not CaseDeadline.objects.filter(case=case, outcome="open").exists()

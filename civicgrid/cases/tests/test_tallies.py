@@ -1,0 +1,92 @@
+"""The monthly statistics tallies: every service step keeps them equal to a fresh count, the
+statistics read from them equal the statistics counted from the cases, and the command checks and
+rebuilds them."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import F
+from django.utils import timezone
+
+from civicgrid.areas.models import Area
+from civicgrid.cases import deadlines, services, tallies
+from civicgrid.cases.models import Case, CaseTally, UnitTally
+from civicgrid.cases.statistics import Period, case_statistics, split_months, uses_tallies
+from civicgrid.cases.testing import STREET
+
+pytestmark = pytest.mark.django_db
+
+
+def test_split_months():
+    assert split_months(Period(date(2026, 1, 1), date(2026, 12, 31))) == (
+        [date(2026, m, 1) for m in range(1, 13)],
+        [],
+    )
+    months, rest = split_months(Period(date(2025, 11, 2), date(2026, 2, 1)))
+    assert months == [date(2025, 12, 1), date(2026, 1, 1)]
+    assert rest == [Period(date(2025, 11, 2), date(2025, 11, 30)), Period(date(2026, 2, 1), date(2026, 2, 1))]
+    assert split_months(Period(date(2024, 2, 3), date(2024, 2, 29))) == (
+        [],
+        [Period(date(2024, 2, 3), date(2024, 2, 29))],
+    )
+
+
+def test_every_step_keeps_the_tallies_equal_to_a_count(history, people, units):
+    """The history went through report, record, dispatch, handle, verify, close, rate, "not
+    solved", reject, escalate; then the sweep escalates an overdue case in bulk."""
+    assert tallies.check() == []
+    assert CaseTally.objects.filter(dimension="status").exists()
+    assert set(UnitTally.objects.values_list("measure", flat=True)) >= {"met", "late", "rated", "reopened"}
+    case = services.case_report(
+        actor=people["grid_worker"],
+        category=history["a"].category,
+        description="路灯不亮",
+        channel="grid_worker",
+        lat=history["a"].lat,
+        lng=history["a"].lng,
+    )[0]
+    services.case_dispatch(case=case, actor=people["community"], department=units["D450403-01"])
+    far = Case.objects.get(pk=case.pk).due_at + timedelta(minutes=1)
+    assert deadlines.sweep(far).escalated >= 1
+    assert Case.objects.get(pk=case.pk).status == "recorded"
+    assert tallies.check() == []
+
+
+@pytest.mark.parametrize("code", ["450403", STREET])
+def test_statistics_from_tallies_equal_the_counted_ones(history, people, code):
+    area = Area.objects.get(code=code)
+    user = people["dispatcher"]
+    assert uses_tallies(user, area)
+    today = timezone.localdate()
+    first = today.replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    whole_month = Period(first, last)
+    with_an_edge = Period((first - timedelta(days=1)).replace(day=10), last)
+    now = timezone.now()
+    for period in (whole_month, with_an_edge):
+        tallied = case_statistics(user, area, period, now=now)
+        assert tallied == case_statistics(user, area, period, now=now, tallied=False)
+    assert tallied["total"] > 0 and tallied["overall"]["on_time"]["assessed"] > 0
+    # The whole month is read from the tallies: a wrong tally shows.
+    CaseTally.objects.filter(dimension="status").update(n=F("n") + 1)
+    assert case_statistics(user, area, whole_month, now=now)["total"] > tallied["total"]
+
+
+def test_community_and_narrow_readers_count_the_cases(history, people):
+    community = Area.objects.get(code="450403005001")
+    assert not uses_tallies(people["dispatcher"], community)  # its children are grids
+    assert not uses_tallies(people["grid_worker"], Area.objects.get(code=STREET))  # sees one grid
+
+
+def test_command_checks_and_rebuilds(history, capsys):
+    call_command("cases_tallies", "--check")
+    CaseTally.objects.filter(dimension="channel").delete()
+    UnitTally.objects.filter(measure="rated").update(total=F("total") + 2)
+    with pytest.raises(CommandError, match="differ"):
+        call_command("cases_tallies", "--check")
+    call_command("cases_tallies", "--rebuild")
+    call_command("cases_tallies", "--check")
+    assert "agree" in capsys.readouterr().out
