@@ -45,7 +45,8 @@ COLUMNS = ("id", "created_at", "updated_at", "area_id", "area_code", "created_by
 #: (and regenerate its migration): datasets stored with another version are dropped and rebuilt.
 #: 1: the bench's own level-prefix indexes (scopebench_code*_id) and a plain area_code index;
 #: 2: the production ``scope_indexes("scopebench")``, no single-column area_code index.
-SCHEMA_VERSION = 2
+#: 3: area_code in the "C" collation on PostgreSQL (core.fields.AreaCodeField).
+SCHEMA_VERSION = 3
 #: Where each dataset's version and build facts are kept (not a Django model: it must survive the
 #: scopebench tables being dropped).
 META_TABLE = "bench_dataset"

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from .dataset import analyze, log, read_meta, write_meta
 
 #: Bump when ``generate`` or the sizes change in a way the stored counts would not notice.
-VERSION = 1
+#: 2: ``generate`` makes exactly the people asked for (city: 300,000, was 265,919).
+VERSION = 2
 SEED = 4504
 
 

@@ -21,6 +21,9 @@ NOTE_KEYS = {
     "found": "{} found",
     "people": "{:,} people",
     "api_overhead_ms": "API +{:.1f} ms (median)",
+    "rss_growth_mib": "RSS +{:,.1f} MiB",
+    "peak_mib": "Python peak {:,.1f} MiB",
+    "file_mib": "{:,.1f} MiB file",
 }
 
 

@@ -24,6 +24,15 @@ class Scale:
     searches: int
     search_warmup: int
     http_repetitions: int
+    #: People in the workbook the ``imports`` benchmark imports (then rolls back), and its timed runs.
+    import_rows: int
+    import_repetitions: int
+    #: Rows the ``exports`` benchmark writes to .xlsx, and its timed runs.
+    export_rows: int
+    export_repetitions: int
+    #: Rows of the one import and export run under ``tracemalloc`` (which makes them several times
+    #: slower): Python's peak memory for that many rows.
+    traced_rows: int
 
 
 SCALES: dict[str, Scale] = {
@@ -31,14 +40,19 @@ SCALES: dict[str, Scale] = {
     "tiny": Scale(
         "tiny", rows=2_000, points=5_000, repetitions=20, warmup=3, batches=3,
         searches=5, search_warmup=1, http_repetitions=2,
+        import_rows=300, import_repetitions=1, export_rows=500, export_repetitions=2, traced_rows=500,
     ),
     "small": Scale(
         "small", rows=50_000, points=100_000, repetitions=200, warmup=20, batches=10,
         searches=60, search_warmup=5, http_repetitions=30,
+        import_rows=5_000, import_repetitions=2, export_rows=10_000, export_repetitions=3,
+        traced_rows=2_000,
     ),
     "city": Scale(
         "city", rows=1_000_000, points=100_000, repetitions=100, warmup=10, batches=10,
         searches=40, search_warmup=3, http_repetitions=20,
+        import_rows=100_000, import_repetitions=1, export_rows=100_000, export_repetitions=3,
+        traced_rows=10_000,
     ),
 }  # fmt: skip
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 import statistics
+import tracemalloc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -61,3 +66,70 @@ class Result:
         data = asdict(self)
         data.update(data.pop("stats"))
         return data
+
+
+def traced_peak(fn: Callable[[], T]) -> tuple[T, int]:
+    """Run ``fn`` under ``tracemalloc``; return its result and the peak of the memory Python allocated
+    during the call, in bytes, over what was allocated when it started. Memory outside Python's
+    allocator (SQLite's page cache, libpq's buffers) is not traced. Tracing slows allocation-heavy
+    code down, so the benchmarks time their runs without it and trace a separate run."""
+    started = tracemalloc.is_tracing()
+    if not started:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not started:
+            tracemalloc.stop()
+    return result, max(0, peak - base)
+
+
+STATUS = "/proc/self/status"
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open(STATUS, encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class PeakRSS:
+    """The process's peak resident memory during a ``with`` block, without slowing it down: Linux
+    keeps the high-water mark (``VmHWM``), which writing ``5`` to ``/proc/self/clear_refs`` resets
+    to the current size. ``growth`` is the peak over the size at the start, in bytes (memory Python
+    freed earlier and reuses is not counted; C libraries' memory is). None where unsupported."""
+
+    def __init__(self):
+        self.start: int | None = None
+        self.peak: int | None = None
+
+    def __enter__(self) -> PeakRSS:
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+                refs.write("5")
+        except OSError:
+            return self
+        self.start = _status_kib("VmRSS")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.start is not None:
+            self.peak = _status_kib("VmHWM")
+
+    @property
+    def growth(self) -> int | None:
+        if self.start is None or self.peak is None:
+            return None
+        return max(0, self.peak - self.start) * 1024
+
+
+def mib(value: int | None) -> float | None:
+    return None if value is None else round(value / 2**20, 1)

@@ -4,12 +4,16 @@
 missed their target: the worker prints their plans) and ``compare_with`` (a key whose plans are
 printed first, e.g. the unscoped baseline)."""
 
-from . import locate, registry, scope_list
+from . import cases, cases_load, exports, imports, locate, registry, scope_list
 
 BENCHMARKS = {
     "locate": locate.run,
     "scope_list": scope_list.run,
     "registry": registry.run,
+    "imports": imports.run,
+    "exports": exports.run,
+    "cases": cases.run,
+    "cases_load": cases_load.run,
 }
 #: What each benchmark needs besides the area tree: ``rows`` (the BenchRecord rows), ``users`` (one
 #: user per persona, ``bench.dataset.PERSONAS``), ``registry`` (generated base data).
@@ -17,4 +21,9 @@ NEEDS: dict[str, set[str]] = {
     "locate": set(),
     "scope_list": {"rows", "users"},
     "registry": {"registry", "users"},
+    "imports": {"registry", "users"},
+    "exports": {"registry", "users"},
+    # The cases benchmarks build (or reuse) their own dataset, bench.cases_dataset.
+    "cases": {"users"},
+    "cases_load": {"users"},
 }

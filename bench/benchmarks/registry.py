@@ -7,16 +7,18 @@ the scale's size). Everything runs through the code the application runs, on the
   ``search_people(Person.objects.visible_to(user), q)`` (or ``filter_people(…, address=…)``),
   ``.order_by("-id")``, ``CappedPaginator(qs, 50).page(1)`` (the count, capped at 10,001 rows, then
   the page) and the page's rows evaluated. One kind of search per way the search box reads its
-  input: name characters, pinyin initials, an exact ID number (blind index), a phone suffix (4
-  digits), a full mobile number (blind index), and the address filter. Terms come from the data, in
-  the community official's area (so both officials find something): the commonest surname + first
-  given character and the commonest compound + building ("鸳江花园 8栋") there, and one person's ID
-  number, mobile, its last four digits and the first two of their pinyin initials. Target: **p95 <
+  input: the start of a name, pinyin initials, an exact ID number (blind index), a phone suffix (4
+  digits), a full mobile number (blind index), and the address filter (the start of the address).
+  Terms come from the data, in the community official's area (so both officials find something): the
+  commonest surname + first given character and the commonest compound + building ("鸳江花园 8栋")
+  there, and one person's ID number, mobile, its last four digits and the first two of their pinyin
+  initials. Target: **p95 <
   100 ms** for each, for a district official (万秀区 450403) and a community official (450403005001).
-- **statistics** — what the statistics page computes for an area: ``population_statistics`` (people by
-  type, age band and visible tag), ``house_statistics`` (houses by use) and ``counts_by_child_area``
-  (head count per sub-area), scoped as ``StatisticsView`` scopes them, for the district official on
-  the district, a street (角嘴街道) and a community. Target: **p95 < 300 ms**.
+- **statistics** — what the statistics page computes for an area, ``area_statistics`` (the
+  ``StatisticsView``'s selector): people by type, age band, visible tag and sub-area
+  (``population_statistics``) and houses by use (``house_statistics``), for the district official on
+  the district, a street (角嘴街道) and a community. Target: **p95 < 500 ms** for the district,
+  **< 300 ms** for the street and the community.
 - **HTTP** — each search once more through Django's test ``Client`` (session of the district official,
   every middleware, DRF, serializer, JSON) to show what the API layer adds to the selector. No
   target; the client keeps one database connection (no connect per request).
@@ -41,15 +43,14 @@ from bench.timing import Result, Stats
 
 PAGE_SIZE = 50
 SEARCH_TARGET_MS = 100.0
-STATS_TARGET_MS = 300.0
 SEED = 23
 #: The officials who search (keys of ``bench.dataset.PERSONAS``); the first also times the API.
 SEARCHERS = ("district", "community")
-#: Areas of the statistics page, all seen by the district official.
+#: Areas of the statistics page, all seen by the district official, and their p95 targets (ms).
 STATS_AREAS = (
-    ("district", "450403", "district 万秀区 450403"),
-    ("street", "450403005000", "street 角嘴街道 450403005000"),
-    ("community", "450403005001", "community 450403005001"),
+    ("district", "450403", "district 万秀区 450403", 500.0),
+    ("street", "450403005000", "street 角嘴街道 450403005000", 300.0),
+    ("community", "450403005001", "community 450403005001", 300.0),
 )
 API_PEOPLE = "/api/v1/registry/people/"
 AUTH_BACKEND = "civicgrid.accounts.backends.PostPermissionBackend"
@@ -83,14 +84,14 @@ def search_terms(community_user) -> tuple[list[Search], int]:
     sample = candidates[candidates.count() // 2]
     initials = sample.name_initials[:2]
     searches = [
-        Search("name", f"name characters {common}", q=common, shown=common),
+        Search("name", f"start of name {common}", q=common, shown=common),
         Search("initials", f"pinyin initials {initials}", q=initials, shown=initials),
         Search("id_number", "ID number (blind index)", q=sample.id_number),
         Search(
             "phone_suffix", f"phone suffix {sample.phone[-4:]}", q=sample.phone[-4:], shown=sample.phone[-4:]
         ),
         Search("mobile", "full mobile (blind index)", q=sample.phone),
-        Search("address", f"address {building}", address=building, shown=building),
+        Search("address", f"start of address {building}", address=building, shown=building),
     ]
     return searches, sample.pk
 
@@ -112,17 +113,9 @@ def list_people(user, search: Search) -> tuple[int, list]:
 
 def statistics(user, area) -> dict:
     """What StatisticsView computes for ``area`` (without the breadcrumb and the template)."""
-    from civicgrid.areas.models import Area
-    from civicgrid.registry.models import House, Person
-    from civicgrid.registry.selectors import counts_by_child_area, house_statistics, population_statistics
+    from civicgrid.registry.selectors import area_statistics
 
-    people = Person.objects.visible_to(user)
-    houses = House.objects.visible_to(user)
-    stats = population_statistics(people.in_area(area.scope_code), user)
-    house_stats = house_statistics(houses.in_area(area.scope_code))
-    children = list(Area.objects.visible_to(user).filter(parent=area).order_by("scope_code"))
-    counts = counts_by_child_area(people.in_area(area.scope_code).filter(status="active"), children)
-    return {"stats": stats, "houses": house_stats, "by_child": counts, "children": len(children)}
+    return area_statistics(user, area)
 
 
 class Job:
@@ -166,6 +159,10 @@ def _check_search(job: Job, user, search: Search, sample_id: int) -> None:
         raise AssertionError(f"{job.key}: found nobody")
     if search.kind in ("id_number", "mobile") and sample_id not in {p.pk for p in rows}:
         raise AssertionError(f"{job.key}: the exact search missed its person")
+    if search.kind == "name" and not all(p.name.startswith(search.q) for p in rows):
+        raise AssertionError(f"{job.key}: a name on the page does not start with {search.q}")
+    if search.kind == "address" and not all(p.address.startswith(search.address) for p in rows):
+        raise AssertionError(f"{job.key}: an address on the page does not start with {search.address}")
     ids = [p.pk for p in rows]
     if ids != sorted(ids, reverse=True):
         raise AssertionError(f"{job.key}: the page is not in -id order")
@@ -175,10 +172,14 @@ def _check_search(job: Job, user, search: Search, sample_id: int) -> None:
 
 def _check_statistics(job: Job, user, area) -> None:
     data = statistics(user, area)
-    total = data["stats"]["total"]
-    if total < 1 or sum(data["by_child"].values()) != total:
+    stats = data["stats"]
+    total = stats["total"]
+    by_child = [n for _child, n in data["rows"]]
+    if total < 1 or (by_child and sum(by_child) != total):
         raise AssertionError(f"{job.key}: sub-area head counts do not add up to the area's {total}")
-    job.extra.update(people=total, children=data["children"])
+    if sum(stats["by_type"].values()) != total or sum(stats["by_age"].values()) > total:
+        raise AssertionError(f"{job.key}: the counts by type or age do not fit the area's {total}")
+    job.extra.update(people=total, children=len(by_child))
 
 
 def _api_client(user):
@@ -236,13 +237,13 @@ def run(scale: Scale, users: dict) -> tuple[list[Result], dict]:
             search_jobs.append(job)
     stats_user = users[SEARCHERS[0]]
     stats_jobs: list[Job] = []
-    for key, code, label in STATS_AREAS:
+    for key, code, label, target_ms in STATS_AREAS:
         area = Area.objects.get(code=code)
         job = Job(
             f"statistics/{key}",
             f"statistics page: {label}",
             lambda a=area: statistics(stats_user, a),
-            STATS_TARGET_MS,
+            target_ms,
         )
         _check_statistics(job, stats_user, area)
         stats_jobs.append(job)
@@ -259,7 +260,7 @@ def run(scale: Scale, users: dict) -> tuple[list[Result], dict]:
         results.append(_result(job, against=selector))
 
     plans = {job.key: explain_queries(job.fn, ("count", "page")) for job in search_jobs}
-    stats_names = ("by_type", "by_age", "by_tag", "house_use", "child_areas", "by_child_area")
+    stats_names = ("child_areas", "population", "tag_rows", "by_tag", "house_use")
     plans.update({job.key: explain_queries(job.fn, stats_names) for job in stats_jobs})
     missed = [job.key for job in search_jobs + stats_jobs if job.passed is False]
     terms = {s.kind: s.shown or "(from the data, not shown)" for s in searches}

@@ -1,9 +1,10 @@
 """Smoke test: the whole benchmark path at the ``tiny`` scale (2,000 rows, ~1,200 people), in a
 subprocess as ``make bench`` runs it — runner → worker (bench.settings, its own SQLite file) →
-migrate, Wuzhou areas, bulk insert, registry data from ``demo.generate`` → every benchmark → table
-and JSON; then a second run on a dataset stamped with an older schema version, which must be dropped
-and rebuilt while the registry data is reused. Nothing is mocked; it takes about half a minute. The
-figures are not checked (too small to mean anything), only that every part ran and agreed."""
+migrate, Wuzhou areas, bulk insert, registry data from ``demo.generate`` → every benchmark (an
+import and an export of people included) → table and JSON; then a second run on a dataset stamped
+with an older schema version, which must be dropped and rebuilt while the registry data is reused.
+Nothing is mocked; it takes about a minute. The figures are not checked (too small to mean
+anything), only that every part ran and agreed."""
 
 from __future__ import annotations
 
@@ -88,7 +89,16 @@ def test_tiny_run_end_to_end(tmp_path):
     http = [r for r in report["results"] if r["operation"].startswith("HTTP GET people")]
     assert len(http) == 6 and all(r["ratio_to"] == "selector" for r in http)
     registry_plans = report["notes"]["registry"]["plans"]
-    assert registry_plans["district/id_number"]["page"] and registry_plans["statistics/street"]["by_type"]
+    assert registry_plans["district/id_number"]["page"] and registry_plans["statistics/street"]["population"]
+
+    # Import and export: every row imported (then rolled back) and exported; memory reported.
+    imported = rows["import 300 people from .xlsx (run_import)"]
+    assert imported["n"] == 1 and imported["extra"]["rows"] == 300 and imported["extra"]["per_second"] > 0
+    assert imported["passed"] is None  # too few rows for the pro-rata target
+    assert rows["import 300 people under tracemalloc (peak Python memory)"]["extra"]["peak_bytes"] > 0
+    exported = rows["export 500 people to .xlsx (people_for_export + write_people_workbook)"]
+    assert exported["n"] == 2 and exported["passed"] in (True, False) and exported["extra"]["file_mib"] >= 0
+    assert rows["export 500 people under tracemalloc (peak Python memory)"]["extra"]["peak_bytes"] > 0
 
     # A dataset from an older benchmark table is dropped and rebuilt; the registry data is reused.
     from bench.dataset import SCHEMA_VERSION

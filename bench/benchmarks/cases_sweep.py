@@ -1,0 +1,179 @@
+"""The deadline sweep (``civicgrid.cases.deadlines.sweep``) over the cases dataset: its cost must grow
+with the due cases, not with all cases, and a second run must change nothing.
+
+The dataset is consistent at its ``ANCHOR``: every clock that ran out by then has its flags set, so
+``sweep(ANCHOR)`` finds nothing. For a run with a fraction *f* of the table due, inside a transaction:
+*f* × N cases drawn (seeded, a new draw per repetition) from the open cases with a running clock get
+warning and due times before ``ANCHOR`` and their flags cleared (their open ``CaseDeadline`` row
+too) — as after an outage of the task queue, each of them needs its warning *and* its overdue action
+(record only, supervise, or escalate to the next level with a new clock, as its policy says). Then:
+
+1. ``sweep(ANCHOR)`` — timed; must warn and act on exactly those cases;
+2. ``sweep(ANCHOR)`` again — timed; must find nothing and change nothing (events, deadlines, the
+   cases' versions are compared before and after);
+
+and the transaction is rolled back, so every repetition starts from the same data. The notifications
+the sweep queues on commit are therefore never sent (in production they are one task per batch).
+
+Lines: nothing due (the steady state), 0.1 % and 1 % of the table due — target **< 2 s** at 1 % —
+and the second runs. The ratio of the 1 % line to the 0.1 % line shows how the cost scales (10× the
+due cases).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+
+from django.db import transaction
+
+from bench.plans import explain_queries
+from bench.timing import Result, Stats
+
+TARGET_MS = 2000.0
+FRACTIONS = (0.001, 0.01)
+SEED = 97
+BATCH = 500
+
+
+def candidates() -> list[int]:
+    """Open cases with a running clock (status open, a deadline stage and times)."""
+    from civicgrid.cases.choices import OPEN_STATUSES
+    from civicgrid.cases.models import Case
+
+    return list(
+        Case.objects.filter(status__in=OPEN_STATUSES, warn_at__isnull=False)
+        .exclude(deadline_stage="")
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+
+
+def make_due(ids: list[int], now) -> None:
+    from civicgrid.cases.choices import DeadlineOutcome
+    from civicgrid.cases.models import Case, CaseDeadline
+
+    warn, due = now - timedelta(hours=2), now - timedelta(hours=1)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        Case.objects.filter(pk__in=chunk).update(warn_at=warn, due_at=due, warned_at=None, overdue_at=None)
+        CaseDeadline.objects.filter(case_id__in=chunk, outcome=DeadlineOutcome.OPEN).update(
+            warn_at=warn, due_at=due
+        )
+
+
+def fingerprint() -> tuple:
+    """What a sweep writes, summed up: events, deadlines, change-log rows, the cases' versions."""
+    from django.db.models import Sum
+
+    from civicgrid.cases.models import Case, CaseDeadline, CaseEvent
+    from civicgrid.core.models.audit import ChangeLog
+
+    return (
+        CaseEvent.objects.count(),
+        CaseDeadline.objects.count(),
+        ChangeLog.objects.count(),
+        Case.objects.aggregate(v=Sum("version"))["v"],
+    )
+
+
+class Rollback(Exception):
+    pass
+
+
+def one_run(ids: list[int], now) -> dict:
+    """Make ``ids`` due, sweep twice (timed), check, roll back."""
+    from civicgrid.cases.deadlines import sweep
+
+    out: dict = {}
+    try:
+        with transaction.atomic():
+            make_due(ids, now)
+            t0 = time.perf_counter()
+            first = sweep(now)
+            out["first_s"] = time.perf_counter() - t0
+            before = fingerprint()
+            t0 = time.perf_counter()
+            second = sweep(now)
+            out["second_s"] = time.perf_counter() - t0
+            after = fingerprint()
+            out.update(first=first.as_dict(), second=second.as_dict(), unchanged=before == after)
+            raise Rollback
+    except Rollback:
+        pass
+    k = len(ids)
+    if out["first"]["warned"] != k or out["first"]["overdue"] != k:
+        raise AssertionError(f"sweep of {k} due cases did {out['first']}")
+    if any(out["second"].values()) or not out["unchanged"]:
+        raise AssertionError(
+            f"the second sweep changed something: {out['second']}, unchanged={out['unchanged']}"
+        )
+    return out
+
+
+def run(size, now) -> tuple[list[Result], dict]:
+    from civicgrid.cases.deadlines import sweep
+    from civicgrid.cases.models import Case
+
+    total = Case.objects.count()
+    pool = candidates()
+    notes: dict = {"cases": total, "open_with_clock": len(pool), "runs": {}}
+    # The steady state: nothing due (rolled back too, though it writes nothing).
+    idle = []
+    for _ in range(max(3, size.sweep_reps)):
+        with transaction.atomic():
+            t0 = time.perf_counter()
+            result = sweep(now)
+            idle.append(time.perf_counter() - t0)
+            transaction.set_rollback(True)
+        if any(result.as_dict().values()):
+            raise AssertionError(f"the dataset is not swept at its ANCHOR: {result}")
+    results = [
+        Result("cases", f"deadline sweep, nothing due ({total:,} cases)", Stats.of(idle), target="", extra={})
+    ]
+    rng = random.Random(SEED)
+    firsts: dict[float, Stats] = {}
+    for fraction in FRACTIONS:
+        k = max(1, round(total * fraction))
+        if k > len(pool):
+            raise AssertionError(f"only {len(pool)} open cases with a clock for {k} due")
+        runs = [one_run(sorted(rng.sample(pool, k)), now) for _ in range(size.sweep_reps)]
+        notes["runs"][str(fraction)] = [
+            {**r, "first_s": round(r["first_s"], 4), "second_s": round(r["second_s"], 4)} for r in runs
+        ]
+        first = Stats.of([r["first_s"] for r in runs])
+        second = Stats.of([r["second_s"] for r in runs])
+        firsts[fraction] = first
+        label = f"{fraction * 100:g}% due ({k:,} of {total:,} cases)"
+        target = TARGET_MS if fraction == max(FRACTIONS) else None
+        base = firsts.get(min(FRACTIONS))
+        ratio = first.median_ms / base.median_ms if base and fraction != min(FRACTIONS) else None
+        summary = runs[0]["first"]
+        results.append(
+            Result(
+                "cases",
+                f"deadline sweep, {label}",
+                first,
+                ratio=ratio,
+                ratio_to="0.1% due" if ratio else "",
+                ratio_basis="median" if ratio else "",
+                target=f"< {TARGET_MS / 1000:g} s" if target else "",
+                passed=first.p95_ms < target if target else None,
+                extra={"due": k, "per_second": round(k / (first.median_ms / 1000)), **summary},
+            )
+        )
+        results.append(
+            Result(
+                "cases",
+                f"deadline sweep again after {label}",
+                second,
+                target="changes nothing",
+                passed=all(not any(r["second"].values()) and r["unchanged"] for r in runs),
+                extra={},
+            )
+        )
+    notes["plans"] = {"nothing_due": explain_queries(lambda: sweep(now), ("warn_ids", "overdue_ids"))}
+    missed = [r.operation for r in results if r.passed is False]
+    notes["missed"] = ["nothing_due"] if missed else []
+    return results, notes
