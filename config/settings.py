@@ -5,6 +5,7 @@ Development defaults are safe for a laptop (SQLite under ``var/``, Huey on SQLit
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,6 +134,11 @@ else:
                     "PRAGMA foreign_keys=ON;PRAGMA cache_size=-64000;"
                 ),
             },
+            # Tests use a file, not Django's shared in-memory database: with that, the live server's
+            # threads and the test share one SQLite connection, and two threads on one connection
+            # can deadlock inside SQLite when a query calls back into Python (date functions), a
+            # hang no timeout can interrupt. With a file each thread has its own connection.
+            "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"civicgrid-test-{os.getpid()}.sqlite3")},
         }
     }
     # Covering indexes (INCLUDE columns) are plain key indexes on SQLite; nothing to warn about.
