@@ -17,6 +17,18 @@ from civicgrid.patrol import services
 from civicgrid.patrol.testing import seed_consent_text
 
 
+@pytest.fixture(autouse=True)
+def clear_of_midnight(request, monkeypatch):
+    """The tests walk "a few minutes ago" and then look at today's visits and track. In the first
+    hours after local midnight those minutes straddle two days, so the clock the code reads is set
+    back to the evening before. Browser tests keep the real clock: the page stamps its own points."""
+    if request.node.get_closest_marker("browser"):
+        return
+    real_now = timezone.now
+    if timezone.localtime(real_now()).hour < 3:
+        monkeypatch.setattr(timezone, "now", lambda: real_now() - timedelta(hours=3))
+
+
 def offset(lat: float, lng: float, north_m: float, east_m: float) -> tuple[float, float]:
     return lat + north_m / 110_574.0, lng + east_m / (111_320.0 * math.cos(math.radians(lat)))
 
