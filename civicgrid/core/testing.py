@@ -84,6 +84,30 @@ def make_user(
     return user
 
 
+#: A phone-sized browser viewport (CSS pixels) for the phone app's browser tests.
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def browser_sign_in(context, live_server, user: User) -> None:
+    """Give a Playwright browser ``context`` the session of ``user``, as if signed in (the sign-in
+    pages have browser tests of their own)."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+
+
+def signed_in_context(browser, live_server, user: User, **options):
+    """A new Chinese-locale browser context signed in as ``user``; ``options`` go to
+    ``browser.new_context`` (viewport, geolocation and so on)."""
+    context = browser.new_context(locale="zh-CN", **options)
+    browser_sign_in(context, live_server, user)
+    return context
+
+
 def api_client(user: User | None) -> APIClient:
     client = APIClient()
     if user is not None:

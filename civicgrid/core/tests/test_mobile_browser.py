@@ -7,8 +7,6 @@ import gzip
 import time
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from civicgrid.areas.models import Area
 from civicgrid.areas.services import grid_worker_assign
@@ -16,13 +14,12 @@ from civicgrid.cases import services
 from civicgrid.cases.choices import EventKind, Status
 from civicgrid.cases.models import Case, CaseEvent, Category
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, make_user
+from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context
 
 from .test_mobile import handled_case_factory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"width": 390, "height": 844}
 FIRST_LOAD_LIMIT = 300 * 1024
 
 
@@ -41,22 +38,10 @@ def handled(worker):
 
 def phone_context(browser, live_server, user, *, lat=None, lng=None):
     """A phone-sized browser context, signed in as ``user``, sharing its location."""
-    kwargs = {"viewport": PHONE, "locale": "zh-CN", "is_mobile": True, "has_touch": True}
+    options = {"viewport": PHONE_VIEWPORT, "is_mobile": True, "has_touch": True}
     if lat is not None:
-        kwargs.update(geolocation={"latitude": lat, "longitude": lng}, permissions=["geolocation"])
-    context = browser.new_context(**kwargs)
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context
+        options.update(geolocation={"latitude": lat, "longitude": lng}, permissions=["geolocation"])
+    return signed_in_context(browser, live_server, user, **options)
 
 
 def test_first_load_of_the_report_page_is_small(browser, live_server, worker):
@@ -93,7 +78,8 @@ def test_first_load_of_the_report_page_is_small(browser, live_server, worker):
     for url, t, c in sorted(sizes, key=lambda s: -s[1]):
         print(f"  {t / 1024:7.1f} KB  {c / 1024:6.1f} KB gz  {url.replace(live_server.url, '')}")
     assert total < FIRST_LOAD_LIMIT  # even uncompressed
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
+    # No sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     context.close()
 
 

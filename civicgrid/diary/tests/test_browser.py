@@ -7,21 +7,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from civicgrid.areas.models import Area
 from civicgrid.areas.services import grid_worker_assign
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, make_user
+from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context
 from civicgrid.diary import services
 from civicgrid.diary.models import DiaryRecord
 
 from .conftest import make_household, png
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -32,22 +28,6 @@ def worker(wuzhou):
     return user
 
 
-def signed_in_context(browser, live_server, user, **kwargs):
-    context = browser.new_context(locale="zh-CN", **kwargs)
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context
-
-
 def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_server, worker):
     grid = Area.objects.get(code=HOME["grid"])
     household, head = make_household(grid, head="陈秀英", seq=41)
@@ -55,7 +35,7 @@ def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_se
         browser,
         live_server,
         worker,
-        viewport=PHONE,
+        viewport=PHONE_VIEWPORT,
         is_mobile=True,
         has_touch=True,
         geolocation={"latitude": grid.centre_lat, "longitude": grid.centre_lng},
@@ -116,7 +96,7 @@ def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_se
     assert DiaryRecord.objects.count() == 1
     page.goto(f"{live_server.url}/m/diary/")
     assert page.locator(f'#my-records li[data-record="{record.pk}"]').count() == 1
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     context.close()
 
 

@@ -5,10 +5,8 @@ verified (masked) and SMS notifications go to it."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
-from civicgrid.core.testing import make_user
+from civicgrid.core.testing import browser_sign_in, make_user
 from civicgrid.notify import services
 from civicgrid.portal.tests.conftest import code_sent_to
 
@@ -17,23 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = "13912345678"
 
 
-def signed_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
 def test_staff_bind_a_phone_with_the_code_from_the_sms(page, live_server, wuzhou, outbox):
     staff = make_user("br_addr_staff", "dispatcher")
-    signed_in(page, live_server, staff)
+    browser_sign_in(page.context, live_server, staff)
     page.goto(f"{live_server.url}/notifications/")
     page.click("#my-channels-link")
     page.wait_for_url("**/notifications/addresses/")

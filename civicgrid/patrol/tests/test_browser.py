@@ -8,14 +8,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from civicgrid.areas.models import Area
 from civicgrid.areas.services import grid_worker_assign
-from civicgrid.core.testing import HOME, make_user
+from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context
 from civicgrid.patrol import services
 from civicgrid.patrol.models import PatrolShift, TrackPoint
 from civicgrid.patrol.testing import seed_consent_text
@@ -24,8 +22,6 @@ from .conftest import key, offset, walk
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture
 def phone_worker(wuzhou):
@@ -33,22 +29,6 @@ def phone_worker(wuzhou):
     user = make_user("br_gw", "grid_worker")
     grid_worker_assign(actor=None, grid=Area.objects.get(code=HOME["grid"]), user=user)
     return user
-
-
-def signed_in(browser, live_server, user, **kwargs):
-    context = browser.new_context(locale="zh-CN", **kwargs)
-    client = Client()
-    client.force_login(user)
-    context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context
 
 
 def wait_for(predicate, timeout=15.0):
@@ -64,11 +44,11 @@ def test_start_duty_consent_indicator_and_points_uploaded(browser, live_server, 
     settings.PATROL_MIN_INTERVAL_S = 1  # keep every emulated move (a real phone: one per 10 s)
     grid = Area.objects.get(code=HOME["grid"])
     centre = (grid.centre_lat, grid.centre_lng)
-    context = signed_in(
+    context = signed_in_context(
         browser,
         live_server,
         phone_worker,
-        viewport=PHONE,
+        viewport=PHONE_VIEWPORT,
         is_mobile=True,
         has_touch=True,
         permissions=["geolocation"],
@@ -91,7 +71,7 @@ def test_start_duty_consent_indicator_and_points_uploaded(browser, live_server, 
     with translation.override("zh-hans"):
         assert gettext("Recording track") in bar.inner_text()  # 正在记录轨迹
     assert page.is_visible("#track-stop")
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     shift = PatrolShift.objects.get(worker=phone_worker, ended_at__isnull=True)
 
     for i in range(1, 7):  # walk east along the street
@@ -129,7 +109,7 @@ def test_an_official_sees_the_track_on_the_map(browser, live_server, phone_worke
     services.points_upload(actor=phone_worker, shift=shift, key=key(), points=points)
     official = make_user("br_comm", "community_official")
 
-    context = signed_in(browser, live_server, official, viewport={"width": 1280, "height": 860})
+    context = signed_in_context(browser, live_server, official, viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15000)
     page.goto(f"{live_server.url}/patrol/")
