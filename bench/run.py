@@ -18,7 +18,16 @@ from pathlib import Path
 from .scales import DATABASES, DEFAULT_PG_URL, ENV_DB, ENV_PG_URL, ENV_SCALE, SCALES
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARK_NAMES = ("locate", "scope_list", "registry", "imports", "exports", "cases", "cases_load")
+BENCHMARK_NAMES = (
+    "locate",
+    "scope_list",
+    "registry",
+    "imports",
+    "exports",
+    "cases",
+    "cases_load",
+    "photo_report",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -4,7 +4,7 @@
 missed their target: the worker prints their plans) and ``compare_with`` (a key whose plans are
 printed first, e.g. the unscoped baseline)."""
 
-from . import cases, cases_load, exports, imports, locate, registry, scope_list
+from . import cases, cases_load, exports, imports, locate, photo_report, registry, scope_list
 
 BENCHMARKS = {
     "locate": locate.run,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "exports": exports.run,
     "cases": cases.run,
     "cases_load": cases_load.run,
+    "photo_report": photo_report.run,
 }
 #: What each benchmark needs besides the area tree: ``rows`` (the BenchRecord rows), ``users`` (one
 #: user per persona, ``bench.dataset.PERSONAS``), ``registry`` (generated base data).
@@ -26,4 +27,5 @@ NEEDS: dict[str, set[str]] = {
     # The cases benchmarks build (or reuse) their own dataset, bench.cases_dataset.
     "cases": {"users"},
     "cases_load": {"users"},
+    "photo_report": {"users"},
 }

@@ -99,6 +99,9 @@ def test_tiny_run_end_to_end(tmp_path):
     exported = rows["export 500 people to .xlsx (people_for_export + write_people_workbook)"]
     assert exported["n"] == 2 and exported["passed"] in (True, False) and exported["extra"]["file_mib"] >= 0
     assert rows["export 500 people under tracemalloc (peak Python memory)"]["extra"]["peak_bytes"] > 0
+    # The phone app's report with a 3 MB photo: every run accepted (the benchmark raises otherwise).
+    [photo] = [r for r in report["results"] if r["benchmark"] == "photo_report"]
+    assert photo["n"] == 11 and photo["extra"]["photo_bytes"] > 2_500_000 and photo["passed"] in (True, False)
 
     # A dataset from an older benchmark table is dropped and rebuilt; the registry data is reused.
     from bench.dataset import SCHEMA_VERSION

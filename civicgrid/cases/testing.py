@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import importlib
+import io
+import os
 from datetime import timedelta
 
 from django.apps import apps
@@ -17,6 +19,22 @@ from civicgrid.cases.models import Case, CaseDeadline, Category
 #: each, and a grid in another district.
 STREET, C1, C2 = "450403005000", "450403005001", "450403005002"
 G1, G2, ELSEWHERE = "450403005001001", "450403005002001", "450405001001001"
+
+
+def noise_jpeg(size: tuple[int, int] = (1900, 1400), *, gps: bool = False) -> bytes:
+    """A JPEG of random noise, about 3 MB at the default size (noise does not compress): a photo
+    as a phone that did not shrink it would send; with ``gps``, a GPS position in its EXIF data."""
+    from PIL import Image
+
+    from civicgrid.cases.photos import GPS_TAG
+
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    exif = image.getexif()
+    if gps:
+        exif[GPS_TAG] = {1: "N", 2: (23.0, 28.0, 48.0), 3: "E", 4: (111.0, 16.0, 48.0)}  # 梧州
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=95, exif=exif)
+    return out.getvalue()
 
 
 def seed_rules() -> None:
