@@ -42,7 +42,12 @@ SHELL_STATIC = (
     "vendor/leaflet/leaflet.js",
     "vendor/leaflet/leaflet.css",
     "mobile/icon.svg",
+    "diary/diary.css",
+    "diary/mobile.js",
 )
+#: The pages kept on the phone when the app is installed, so that each opens without signal even if
+#: it was never opened with signal: report an event, my tasks, record a visit.
+SHELL_PAGES = ("mobile:report", "mobile:tasks", "diary_mobile:new")
 
 
 def _clean_key(raw) -> str:
@@ -371,8 +376,7 @@ def service_worker(request):
     with open(path, encoding="utf-8") as fh:
         body = fh.read()
     shell = [
-        reverse("mobile:report"),
-        reverse("mobile:tasks"),
+        *(reverse(name) for name in SHELL_PAGES),
         reverse("mobile:manifest"),
         *(staticfiles_storage.url(name) for name in SHELL_STATIC),
     ]

@@ -108,6 +108,30 @@ def signed_in_context(browser, live_server, user: User, **options):
     return context
 
 
+#: The URLs in the page's Cache Storage (the service worker's caches), as a list.
+_CACHED_URLS = (
+    "caches.keys()"
+    ".then(ks => Promise.all(ks.map(k => caches.open(k).then(c => c.keys()))))"
+    ".then(all => all.flat().map(r => r.url))"
+)
+
+
+def wait_until_cached(page, *paths: str, timeout: float = 15.0) -> None:
+    """Wait until the service worker controls ``page`` and has cached a URL ending in each of
+    ``paths``. (Polled from here: ``wait_for_function`` takes a pending Promise for a true value.)"""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if page.evaluate("navigator.serviceWorker.controller !== null"):
+            urls = page.evaluate(_CACHED_URLS)
+            if all(any(url.endswith(path) for url in urls) for path in paths):
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not cached within {timeout} s: {paths}")
+        page.wait_for_timeout(200)
+
+
 def api_client(user: User | None) -> APIClient:
     client = APIClient()
     if user is not None:

@@ -155,7 +155,10 @@ def test_service_worker_and_manifest(client, wuzhou):
     assert response["Content-Type"].startswith("application/javascript")
     assert response["Service-Worker-Allowed"] == "/m/"
     body = response.content.decode()
-    assert "const SHELL" in body and "/m/report/" in body and "leaflet.js" in body
+    shell = json.loads(body.split("const SHELL = ", 1)[1].split(";\n", 1)[0])
+    # The report page first (the fallback without signal), then the other pages kept on the phone.
+    assert shell[:3] == ["/m/report/", "/m/tasks/", "/m/diary/new/"]
+    assert {"leaflet.js", "app.js", "mobile.js", "diary.css"} <= {url.rsplit("/", 1)[1] for url in shell}
     manifest = client.get(reverse("mobile:manifest"))
     assert manifest.status_code == 200 and manifest.json()["scope"] == "/m/"
 

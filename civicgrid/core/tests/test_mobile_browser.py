@@ -14,7 +14,7 @@ from civicgrid.cases import services
 from civicgrid.cases.choices import EventKind, Status
 from civicgrid.cases.models import Case, CaseEvent, Category
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context
+from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context, wait_until_cached
 
 from .test_mobile import handled_case_factory
 
@@ -91,13 +91,7 @@ def test_a_report_made_offline_arrives_once_when_back_online(browser, live_serve
     page.goto(f"{live_server.url}/m/report/")
     # The shell is cached by the service worker while online.
     assert page.evaluate("'serviceWorker' in navigator")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function(
-        "caches.keys()"
-        ".then(ks => Promise.all(ks.map(k => caches.open(k).then(c => c.keys()))))"
-        ".then(all => all.flat().some(r => r.url.endsWith('/m/report/')))"
-        ".then(ok => ok || null)"
-    )
+    wait_until_cached(page, "/m/report/", "/mobile/app.js")
     page.wait_for_function("document.getElementById('r-lat').value !== ''")
     page.wait_for_function("document.getElementById('r-grid').textContent.includes('第01网格')")
 

@@ -11,7 +11,7 @@ import pytest
 from civicgrid.areas.models import Area
 from civicgrid.areas.services import grid_worker_assign
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context
+from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context, wait_until_cached
 from civicgrid.diary import services
 from civicgrid.diary.models import DiaryRecord
 
@@ -43,18 +43,15 @@ def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_se
     )
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto(f"{live_server.url}/m/diary/new/")
-    # The page is kept for use without signal once the service worker runs.
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.wait_for_function(
-        "caches.keys()"
-        ".then(ks => Promise.all(ks.map(k => caches.open(k).then(c => c.keys()))))"
-        ".then(all => all.flat().some(r => r.url.endsWith('/m/diary/new/')))"
-        ".then(ok => ok || null)"
-    )
-    page.wait_for_function("document.getElementById('d-lat').value !== ''")
+    # The worker opens the app at "my tasks" with signal, never the diary: installing the app
+    # keeps the diary's form on the phone too.
+    page.goto(f"{live_server.url}/m/tasks/")
+    wait_until_cached(page, "/m/diary/new/", "/diary/mobile.js", "/diary/diary.css")
 
     context.set_offline(True)
+    page.goto(f"{live_server.url}/m/diary/new/")
+    page.wait_for_selector("#diary-form")
+    page.wait_for_function("document.getElementById('d-lat').value !== ''")
     page.select_option("#d-kind", "visit")
     page.fill("#d-search", "陈")  # found without signal: the page carries the grid's households
     page.click(f'#d-results button[data-type="households"][data-id="{household.pk}"]')
