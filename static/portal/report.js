@@ -2,10 +2,10 @@
  * Resident portal, report form. Plain ES5 for old in-app browsers (WeChat), no build step.
  *
  * - shows the extra questions of the chosen category only;
- * - makes photos smaller before upload (canvas, longest side <= 1600 px, JPEG) where the browser
- *   can replace the chosen files (DataTransfer); otherwise the originals are sent. When the
- *   resident ticks "keep the location stored in my photos", photos that fit the size limit are
- *   sent as they are (re-encoding would drop their location);
+ * - makes photos smaller before upload (CivicPhotos, civicgrid/js/photos.js: longest side
+ *   <= 1600 px, JPEG) where the browser can; otherwise the originals are sent. When the resident
+ *   ticks "keep the location stored in my photos", photos that fit the size limit are sent as they
+ *   are (re-encoding would drop their location);
  * - sets the place from the phone's position or a tap on a small map of the resident's community
  *   (outlines only: no map tiles needed). Coordinates are stored in WGS-84;
  * - prevents a double submit (the server is idempotent anyway: one case per form load).
@@ -14,7 +14,7 @@
   "use strict";
   var form = document.getElementById("report-form");
   if (!form) return;
-  var MAX_SIDE = 1600, QUALITY = 0.85, MAX_BYTES = 10 * 1024 * 1024;
+  var MAX_BYTES = 10 * 1024 * 1024;
   var submit = document.getElementById("submit-report");
   var busy = 0;
 
@@ -38,9 +38,7 @@
   var keep = document.getElementById("id_keep_photo_location");
   var previews = document.getElementById("photo-previews");
   var originals = [];
-  var canReplace = false;
-  try { canReplace = typeof DataTransfer === "function" && !!new DataTransfer().items && typeof File === "function"; } catch (e) { canReplace = false; }
-  var canvasOk = !!(window.URL && URL.createObjectURL && document.createElement("canvas").getContext);
+  var SIDES = {longSide: 1600, keep: function (file) { return keep && keep.checked && file.size <= MAX_BYTES; }};
 
   function setBusy(delta) {
     busy += delta;
@@ -51,71 +49,12 @@
     }
   }
 
-  function toBlob(canvas, done) {
-    if (canvas.toBlob) { canvas.toBlob(done, "image/jpeg", QUALITY); return; }
-    var data = canvas.toDataURL("image/jpeg", QUALITY).split(",");
-    var bytes = atob(data[1]), buf = new Uint8Array(bytes.length);
-    for (var i = 0; i < bytes.length; i++) buf[i] = bytes.charCodeAt(i);
-    done(new Blob([buf], {type: "image/jpeg"}));
-  }
-
-  function shrink(file, done) {
-    if (!/^image\//.test(file.type || "") || (keep && keep.checked && file.size <= MAX_BYTES)) { done(file); return; }
-    var url = URL.createObjectURL(file);
-    var img = new Image();
-    img.onload = function () {
-      var w = img.naturalWidth || img.width, h = img.naturalHeight || img.height;
-      var scale = Math.min(1, MAX_SIDE / Math.max(w, h));
-      var canvas = document.createElement("canvas");
-      canvas.width = Math.max(1, Math.round(w * scale));
-      canvas.height = Math.max(1, Math.round(h * scale));
-      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
-      URL.revokeObjectURL(url);
-      toBlob(canvas, function (blob) {
-        if (!blob) { done(file); return; }
-        var name = (file.name || "photo").replace(/\.[^.]*$/, "") + ".jpg";
-        done(new File([blob], name, {type: "image/jpeg", lastModified: Date.now()}));
-      });
-    };
-    img.onerror = function () { URL.revokeObjectURL(url); done(file); };  // the server will say what is wrong
-    img.src = url;
-  }
-
-  function showPreviews(files) {
-    if (!previews) return;
-    previews.innerHTML = "";
-    for (var i = 0; i < files.length; i++) {
-      var fig = document.createElement("figure");
-      if (/^image\//.test(files[i].type || "") && window.URL && URL.createObjectURL) {
-        var img = document.createElement("img");
-        img.src = URL.createObjectURL(files[i]);
-        img.alt = files[i].name;
-        fig.appendChild(img);
-      }
-      var cap = document.createElement("figcaption");
-      cap.textContent = Math.max(1, Math.round(files[i].size / 1024)) + " KB";
-      fig.appendChild(cap);
-      previews.appendChild(fig);
-    }
-  }
-
   function process() {
-    if (!canReplace || !canvasOk) { showPreviews(originals); return; }
-    var out = new Array(originals.length), left = originals.length;
-    if (!left) { showPreviews([]); return; }
-    setBusy(1);
-    originals.forEach(function (file, i) {
-      shrink(file, function (result) {
-        out[i] = result;
-        left -= 1;
-        if (left === 0) {
-          var dt = new DataTransfer();
-          for (var j = 0; j < out.length; j++) dt.items.add(out[j]);
-          input.files = dt.files;
-          showPreviews(out);
-          setBusy(-1);
-        }
-      });
+    var shrinking = CivicPhotos.willShrink(originals);
+    if (shrinking) setBusy(1);
+    CivicPhotos.prepare(input, originals, SIDES, function (out) {
+      CivicPhotos.showPreviews(previews, out);
+      if (shrinking) setBusy(-1);
     });
   }
 
