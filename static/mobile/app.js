@@ -32,6 +32,8 @@
     var input = document.querySelector("#csrf input[name=csrfmiddlewaretoken]");
     return input ? input.value : "";
   }
+  // For the app's other scripts (track.js, deferred: it runs after this one).
+  window.civicgridApp = {fmt: fmt, uuid4: uuid4, csrfToken: csrfToken};
 
   // ---- IndexedDB outbox -------------------------------------------------------------------------
   var dbPromise = null;

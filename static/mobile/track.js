@@ -23,22 +23,8 @@
   var watchId = null, lastKept = 0, uploaded = 0, flushing = null, signedOut = false;
 
   function $(id) { return document.getElementById(id); }
-  function fmt(text, args) {
-    return text.replace(/%\((\w+)\)s/g, function (_, k) { return args[k] === undefined ? "" : args[k]; });
-  }
-  function uuid4() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = new Uint8Array(16); crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
-  function csrfToken() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (m) return decodeURIComponent(m[1]);
-    var input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
+  // fmt, uuid4 and csrfToken are app.js's (every page with the duty bar loads it first).
+  var fmt = window.civicgridApp.fmt, uuid4 = window.civicgridApp.uuid4, csrfToken = window.civicgridApp.csrfToken;
   function message(text, cls) {
     var el = $("track-msg");
     if (!el) return;
