@@ -50,7 +50,9 @@ def _check_buildings(codes: list[str], start, end) -> list[tuple[int, int, str, 
     checks = list(
         VerificationCheck.objects.filter(
             area_code__in=codes, checked_at__gte=start, checked_at__lt=end, checked_by__isnull=False
-        ).values_list("checked_by_id", "content_type_id", "object_id", "area_code")
+        )
+        .values_list("checked_by_id", "content_type_id", "object_id", "area_code")
+        .order_by()
     )
     if not checks:
         return []

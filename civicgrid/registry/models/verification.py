@@ -90,6 +90,12 @@ class VerificationCheck(ScopedModel):
             *scope_indexes("reg_check"),
             models.Index(fields=["campaign", "area_code", "status"], name="registry_check_progress"),
             models.Index(fields=["assignee", "status"], name="registry_check_assignee"),
+            # Checks done in some grids over a period: patrol coverage counts them as visits.
+            models.Index(
+                fields=["area_code", "checked_at"],
+                condition=models.Q(checked_at__isnull=False),
+                name="registry_check_done",
+            ),
         ]
 
     def __str__(self) -> str:
