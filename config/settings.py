@@ -222,6 +222,9 @@ STORAGES = {
 }
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Spreadsheets of imports (full ID numbers), their error reports and exports are deleted this many
+# days after their job finished; the job's record and counts stay.
+REGISTRY_JOB_FILE_DAYS = int(os.environ.get("REGISTRY_JOB_FILE_DAYS", "7"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -245,6 +245,8 @@ def import_retry(*, actor, job: ImportJob, language: str | None = None) -> Impor
 
 
 def is_retryable(job: ImportJob) -> bool:
+    if not job.source:  # its file was deleted (registry.retention)
+        return False
     if job.status == JobStatus.FAILED:
         return True
     return (

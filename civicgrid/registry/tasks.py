@@ -1,8 +1,10 @@
-"""Background work of the registry: spreadsheet imports and exports, and restarting the ones whose
-worker died."""
+"""Background work of the registry: spreadsheet imports and exports, restarting the ones whose
+worker died, and deleting the files of old ones."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from civicgrid.core.context import acting_as
 
 
 @db_task()
@@ -30,3 +32,13 @@ def resume_stale_jobs() -> dict[str, list[int]]:
     from .imports import resume_stale_imports
 
     return {"imports": resume_stale_imports(), "exports": resume_stale_exports()}
+
+
+@db_periodic_task(crontab(hour="3", minute="40"))
+@lock_task("registry-job-files")
+def delete_old_job_files() -> dict[str, int]:
+    """Delete the spreadsheets of imports and exports finished ``REGISTRY_JOB_FILE_DAYS`` ago."""
+    from .retention import delete_old_job_files
+
+    with acting_as(None):
+        return delete_old_job_files()

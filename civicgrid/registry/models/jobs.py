@@ -1,7 +1,9 @@
-"""Spreadsheet import and export jobs: run in the task queue, report progress, keep their files."""
+"""Spreadsheet import and export jobs: run in the task queue, report progress, keep their files for
+``REGISTRY_JOB_FILE_DAYS`` after they finish (``registry.retention``)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +22,11 @@ class JobStatus(models.TextChoices):
 class ImportMode(models.TextChoices):
     ALL_OR_NOTHING = "all", _("Import only if every row is valid")
     VALID_ROWS = "valid", _("Import the valid rows, report the others")
+
+
+def file_days() -> int:
+    """Days a finished job's files are kept (``REGISTRY_JOB_FILE_DAYS``, default 7)."""
+    return int(getattr(settings, "REGISTRY_JOB_FILE_DAYS", 7))
 
 
 class ImportJob(ScopedModel):
@@ -43,6 +50,7 @@ class ImportJob(ScopedModel):
     message = models.CharField(_("message"), max_length=500, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    files_deleted_at = models.DateTimeField(_("files deleted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")
@@ -52,6 +60,8 @@ class ImportJob(ScopedModel):
 
     def __str__(self) -> str:
         return self.original_name
+
+    file_days = property(lambda self: file_days())
 
     @property
     def progress(self) -> int:
@@ -71,12 +81,15 @@ class ExportJob(ScopedModel):
     message = models.CharField(_("message"), max_length=500, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    files_deleted_at = models.DateTimeField(_("file deleted at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("export")
         verbose_name_plural = _("exports")
         ordering = ["-id"]
         indexes = scope_indexes("reg_exportjob")
+
+    file_days = property(lambda self: file_days())
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
