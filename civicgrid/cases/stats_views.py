@@ -21,13 +21,12 @@ from civicgrid.areas.models import Area
 from civicgrid.areas.selectors import ancestors
 from civicgrid.core.views import StaffPageMixin
 from civicgrid.registry.models import ExportJob
-from civicgrid.registry.models.jobs import JobStatus
+from civicgrid.registry.models.jobs import FINISHED, JobStatus
 
 from . import exports, statistics
 from .api.filters import reported_between
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FINISHED = (JobStatus.DONE, JobStatus.REJECTED, JobStatus.FAILED)
 
 
 class StatisticsForm(forms.Form):

@@ -21,11 +21,10 @@ from civicgrid.core.views import StaffPageMixin, add_form_errors
 
 from . import exports, imports
 from .models import ExportJob, ImportJob
-from .models.jobs import ImportMode, JobStatus
+from .models.jobs import FINISHED, ImportMode, JobStatus
 from .spreadsheets import MAX_FILE_BYTES, build_people_template
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FINISHED = (JobStatus.DONE, JobStatus.REJECTED, JobStatus.FAILED)
 
 
 class ImportForm(forms.Form):

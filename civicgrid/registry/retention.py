@@ -12,9 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ExportJob, ImportJob
-from .models.jobs import JobStatus, file_days
+from .models.jobs import FINISHED, file_days
 
-FINISHED = (JobStatus.DONE, JobStatus.REJECTED, JobStatus.FAILED)
 #: The file fields of each job model.
 FILE_FIELDS = {ImportJob: ("source", "error_file"), ExportJob: ("result",)}
 

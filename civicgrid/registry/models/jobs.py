@@ -19,6 +19,10 @@ class JobStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+#: The statuses of a job that has ended (its page stops polling; its files are deleted later).
+FINISHED = (JobStatus.DONE, JobStatus.REJECTED, JobStatus.FAILED)
+
+
 class ImportMode(models.TextChoices):
     ALL_OR_NOTHING = "all", _("Import only if every row is valid")
     VALID_ROWS = "valid", _("Import the valid rows, report the others")
