@@ -184,6 +184,15 @@
   });
   if ("serviceWorker" in navigator && CONFIG.swUrl) {
     navigator.serviceWorker.register(CONFIG.swUrl, {scope: CONFIG.swUrl.replace(/sw\.js$/, "")}).catch(function () {});
+    // "My tasks" with signal: the verify pages it lists are kept on the phone, so that a case can
+    // be verified on site without signal even if its page was not opened before.
+    var toVerify = document.querySelectorAll("#to-verify a[href]");
+    if (toVerify.length && navigator.onLine) {
+      navigator.serviceWorker.ready.then(function (reg) {
+        var urls = Array.prototype.map.call(toVerify, function (a) { return a.getAttribute("href"); });
+        if (reg.active) reg.active.postMessage({keep: urls});
+      });
+    }
   }
 
   // ---- photos: compressed on the phone ----------------------------------------------------------

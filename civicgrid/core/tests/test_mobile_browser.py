@@ -171,3 +171,27 @@ def test_verify_on_site_and_a_refused_item_is_kept_until_discarded(browser, live
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '0'")
     assert CaseEvent.objects.filter(case=other, kind=EventKind.VERIFIED).count() == 1
     context.close()
+
+
+def test_a_case_listed_in_my_tasks_is_verified_on_site_without_signal(browser, live_server, worker, handled):
+    case = handled()
+    context = phone_context(browser, live_server, worker)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    # "My tasks" opened with signal; the case's verify page itself never was.
+    page.goto(f"{live_server.url}/m/tasks/")
+    wait_until_cached(page, f"/m/cases/{case.pk}/verify/")
+
+    context.set_offline(True)
+    page.goto(f"{live_server.url}/m/cases/{case.pk}/verify/")
+    page.click("#v-submit")
+    page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '1'")
+    case.refresh_from_db()
+    assert case.status == Status.HANDLED  # nothing sent yet
+
+    context.set_offline(False)
+    page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '0'", timeout=30000)
+    case.refresh_from_db()
+    assert case.status != Status.HANDLED
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.VERIFIED).count() == 1
+    context.close()
