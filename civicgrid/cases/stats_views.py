@@ -7,7 +7,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,13 +19,12 @@ from civicgrid.accounts.choices import UserType
 from civicgrid.areas.models import Area
 from civicgrid.areas.selectors import ancestors
 from civicgrid.core.views import StaffPageMixin
+from civicgrid.registry.import_views import export_download, export_status
 from civicgrid.registry.models import ExportJob
-from civicgrid.registry.models.jobs import FINISHED, JobStatus
+from civicgrid.registry.models.jobs import FINISHED
 
 from . import exports, statistics
 from .api.filters import reported_between
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class StatisticsForm(forms.Form):
@@ -178,16 +176,7 @@ class ExportStatusView(StaffOnlyMixin, View):
     required_perms = (exports.EXPORT_PERM,)
 
     def get(self, request, pk):
-        job = _my_export(request, pk)
-        return JsonResponse(
-            {
-                "status": job.status,
-                "status_label": str(job.get_status_display()),
-                "finished": job.status in FINISHED,
-                "rows": job.row_count,
-                "message": job.message,
-            }
-        )
+        return export_status(_my_export(request, pk))
 
 
 class ExportDownloadView(StaffOnlyMixin, View):
@@ -195,18 +184,5 @@ class ExportDownloadView(StaffOnlyMixin, View):
 
     def get(self, request, pk):
         job = _my_export(request, pk)
-        if job.status != JobStatus.DONE or not job.result:
-            raise Http404
-        try:
-            exports.export_download_logged(actor=request.user, job=job)
-        except PermissionDenied:
-            raise Http404
-        try:
-            handle = job.result.open("rb")
-        except (FileNotFoundError, ValueError):
-            raise Http404
-        stamp = (
-            timezone.localtime(job.finished_at).strftime("%Y%m%d-%H%M") if job.finished_at else str(job.pk)
-        )
         name = "事件导出" if job.kind == exports.CASES else "事件统计"
-        return FileResponse(handle, as_attachment=True, filename=f"{name}-{stamp}.xlsx", content_type=XLSX)
+        return export_download(request, job, log=exports.export_download_logged, name=name)

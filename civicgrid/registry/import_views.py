@@ -69,6 +69,33 @@ def _file_response(field, filename: str) -> FileResponse:
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX)
 
 
+def export_status(job: ExportJob) -> JsonResponse:
+    """What an export's page polls while the file is written (people and case exports alike)."""
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": str(job.get_status_display()),
+            "finished": job.status in FINISHED,
+            "rows": job.row_count,
+            "message": job.message,
+        }
+    )
+
+
+def export_download(request, job: ExportJob, *, log, name: str) -> FileResponse:
+    """A finished export's file as ``{name}-{finished time}.xlsx``, once ``log(actor=, job=)`` has
+    recorded the download; 404 when there is no file (not finished, or deleted) or the user may no
+    longer see the exported data (``log`` raises PermissionDenied)."""
+    if job.status != JobStatus.DONE or not job.result:
+        raise Http404
+    try:
+        log(actor=request.user, job=job)
+    except PermissionDenied:
+        raise Http404
+    stamp = timezone.localtime(job.finished_at).strftime("%Y%m%d-%H%M") if job.finished_at else str(job.pk)
+    return _file_response(job.result, f"{name}-{stamp}.xlsx")
+
+
 # ---- imports ----------------------------------------------------------------------------------------
 
 
@@ -224,16 +251,7 @@ class ExportStatusView(StaffPageMixin, View):
     required_perms = ("registry.export_person",)
 
     def get(self, request, pk):
-        job = _my_export(request, pk)
-        return JsonResponse(
-            {
-                "status": job.status,
-                "status_label": str(job.get_status_display()),
-                "finished": job.status in FINISHED,
-                "rows": job.row_count,
-                "message": job.message,
-            }
-        )
+        return export_status(_my_export(request, pk))
 
 
 class ExportDownloadView(StaffPageMixin, View):
@@ -241,13 +259,4 @@ class ExportDownloadView(StaffPageMixin, View):
 
     def get(self, request, pk):
         job = _my_export(request, pk)
-        if job.status != JobStatus.DONE or not job.result:
-            raise Http404
-        try:
-            exports.export_download_logged(actor=request.user, job=job)
-        except PermissionDenied:
-            raise Http404
-        stamp = (
-            timezone.localtime(job.finished_at).strftime("%Y%m%d-%H%M") if job.finished_at else str(job.pk)
-        )
-        return _file_response(job.result, f"人员导出-{stamp}.xlsx")
+        return export_download(request, job, log=exports.export_download_logged, name="人员导出")
