@@ -154,6 +154,9 @@
 
   function flush(force) {
     if (flushing) return Promise.resolve();
+    // Without signal nothing is tried (the "online" event flushes): no attempt is used up, and a
+    // request cannot slip out while the phone reports no network.
+    if (navigator.onLine === false) { status(S.offline, "warning"); return render(); }
     flushing = true;
     return allItems().then(function (items) {
       var now = Date.now();
