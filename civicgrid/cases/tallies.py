@@ -16,9 +16,9 @@ row, on SQLite and PostgreSQL alike):
 - a case's facts (month, community, category, channel, status; its rating) are taken when it is
   locked (``remember``) and compared after it is saved (``record_change``), so every transition,
   whatever it changes, moves exactly the counts it should;
-- a new case adds its facts (``record_new``); a clock that ends adds met/late (``record_clock``);
-  a reopening adds itself (``record_reopen``); the deadline sweep's bulk escalation does the same
-  for its batch.
+- a new case adds its facts (``new_case_statements``, run with the case's INSERT); a clock that
+  ends adds met/late (``record_clock``); a reopening adds itself (``record_reopen``); the deadline
+  sweep's bulk escalation does the same for its batch.
 
 Data loaded around the services (the demo's back-dated history, a bulk import, the benchmark's
 dataset) is tallied with ``rebuild()`` (``manage.py cases_tallies --rebuild``); ``check()`` compares
@@ -87,15 +87,21 @@ class Delta:
             row[3] += sign * (stars == 5)
 
     def apply(self) -> None:
+        with connection.cursor() as cursor:
+            for statement in self.statements():
+                cursor.execute(*statement)
+
+    def statements(self) -> list[tuple[str, list]]:
+        """The upserts that apply these changes (SQL and parameters), not yet run."""
         # Sorted: concurrent transactions take the row locks in one order (no deadlock).
         cases = sorted((*key, n) for key, n in self.cases.items() if n)
         units = sorted((*key, *vals) for key, vals in self.units.items() if any(vals))
-        with connection.cursor() as cursor:
-            for i in range(0, len(cases), UPSERT_ROWS):
-                cursor.execute(*_upsert(CaseTally, CASE_KEY, ["n"], cases[i : i + UPSERT_ROWS]))
-            for i in range(0, len(units), UPSERT_ROWS):
-                sums = ["n", "total", "good", "praise"]
-                cursor.execute(*_upsert(UnitTally, UNIT_KEY, sums, units[i : i + UPSERT_ROWS]))
+        sums = ["n", "total", "good", "praise"]
+        step = UPSERT_ROWS
+        return [
+            *(_upsert(CaseTally, CASE_KEY, ["n"], cases[i : i + step]) for i in range(0, len(cases), step)),
+            *(_upsert(UnitTally, UNIT_KEY, sums, units[i : i + step]) for i in range(0, len(units), step)),
+        ]
 
 
 def _upsert(model, keys: list[str], sums: list[str], rows: list[tuple]) -> tuple[str, list]:
@@ -148,11 +154,12 @@ def record_change(case: Case) -> None:
     case._tally_facts = after
 
 
-def record_new(case: Case) -> None:
+def new_case_statements(case: Case) -> list[tuple[str, list]]:
+    """The upserts that count a new case (for a service that runs them with its own rows)."""
     delta = Delta()
-    delta.add_facts(facts(case), 1)
-    delta.apply()
     case._tally_facts = facts(case)
+    delta.add_facts(case._tally_facts, 1)
+    return delta.statements()
 
 
 def clock_key(ended_at: datetime, area_code: str, department_id: int | None, outcome: str) -> tuple | None:

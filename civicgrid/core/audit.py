@@ -111,6 +111,14 @@ def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, di
     COPY), since building and compiling a model instance per row would cost more than the change
     itself. The snapshots may hold dates and decimals (encoded as ``log_change``'s are); the sealer
     later chains these rows like any other."""
+    insert_rows(*changelog_rows(entries))
+
+
+def changelog_rows(
+    entries: Iterable[tuple[models.Model | Ref, str, dict | None, dict | None]],
+) -> tuple[str, list[str], list[tuple]]:
+    """``log_changes``' rows, not yet written: the table, its columns and the prepared rows (for
+    ``core.bulk.insert_rows``, or ``insert_sql`` when a service writes them with its own rows)."""
     ctx, user = _actor()
     fields = [ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS]
     now = fields[0].get_db_prep_save(timezone.now(), connection)
@@ -138,7 +146,7 @@ def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, di
                 None if after is None else adapt(after, DjangoJSONEncoder),
             )
         )
-    insert_rows(ChangeLog._meta.db_table, [f.column for f in fields], rows)
+    return ChangeLog._meta.db_table, [f.column for f in fields], rows
 
 
 def log_access(

@@ -8,6 +8,9 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
+#: The databases ``allocate_ids`` reserves ids on.
+RESERVES_IDS = ("postgresql", "sqlite")
+
 
 def allocate_ids(model, count: int) -> list[int] | None:
     """``count`` new primary keys for ``model``, reserved before the rows are inserted (None: this
@@ -61,11 +64,21 @@ def bulk_insert(objects: list) -> None:
     the per-value overhead of the ORM's SQL compiler is avoided. Falls back to ``bulk_create``."""
     if not objects:
         return
-    model = type(objects[0])
-    ids = allocate_ids(model, len(objects)) if connection.in_atomic_block else None
-    if ids is None:
-        model.objects.bulk_create(objects)
+    if not connection.in_atomic_block or connection.vendor not in RESERVES_IDS:
+        type(objects[0]).objects.bulk_create(objects)
         return
+    insert_rows(*object_rows(objects))
+
+
+def object_rows(objects: list) -> tuple[str, list[str], list[list]]:
+    """``bulk_insert``'s work short of the INSERT, for new instances of one model: ids reserved
+    (``allocate_ids``: on SQLite inside ``transaction.atomic`` only) and set on the instances,
+    ``auto_now`` timestamps set, every value prepared for the database; the instances count as
+    saved. Returns the table, its columns and the rows, for ``insert_rows`` or ``insert_sql``."""
+    model = type(objects[0])
+    ids = allocate_ids(model, len(objects))
+    if ids is None:
+        raise NotImplementedError(f"reserving ids on {connection.vendor}")
     opts = model._meta
     fields = list(opts.concrete_fields)
     now = timezone.now()
@@ -97,7 +110,7 @@ def bulk_insert(objects: list) -> None:
         rows.append(row)
         obj._state.adding = False
         obj._state.db = connection.alias
-    insert_rows(opts.db_table, [f.column for f in fields], rows)
+    return opts.db_table, [f.column for f in fields], rows
 
 
 #: From this many rows PostgreSQL gets them by COPY; fewer (one change-log row) by INSERT.
@@ -143,6 +156,21 @@ def insert_values(model, rows: list[dict]) -> list[int]:
         objects = model.objects.bulk_create([model(**row) for row in rows])
         return [obj.pk for obj in objects]
     opts = model._meta
+    names, prepared = value_rows(model, rows)
+    if returning:
+        with connection.cursor() as cursor:
+            cursor.execute(*insert_sql(opts.db_table, names, prepared, returning=opts.pk.column))
+            return [r[0] for r in cursor.fetchall()]
+    with_ids = [[pk, *row] for pk, row in zip(ids, prepared, strict=True)]
+    insert_rows(opts.db_table, [opts.pk.column, *names], with_ids)
+    return ids
+
+
+def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
+    """``insert_values``' preparation: the columns (all but the primary key) and, per row, every
+    column's database value — the row's own, or the field's default (``auto_now`` timestamps:
+    now). Unknown keys are refused (TypeError)."""
+    opts = model._meta
     now = timezone.now()
     pk_name = opts.pk.attname
     columns = []  # (keys it may be given by, prepared default, field, passes plain values through)
@@ -177,17 +205,42 @@ def insert_values(model, rows: list[dict]) -> list[int]:
                 fresh = default is field
                 out.append(field.get_db_prep_save(field.get_default(), connection) if fresh else default)
         prepared.append(out)
-    names = [c[2].column for c in columns]
+    return [c[2].column for c in columns], prepared
+
+
+def insert_sql(table: str, columns: list[str], rows: list, *, returning: str = "") -> tuple[str, list]:
+    """One ``INSERT … VALUES (…), (…)`` of prepared ``rows`` (optionally ``RETURNING`` a column):
+    the SQL and its parameters, for a cursor or ``execute_together``. Names come from models."""
+    qn = connection.ops.quote_name
+    one = f"({', '.join(['%s'] * len(columns))})"
+    sql = (
+        f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
+        f"VALUES {', '.join([one] * len(rows))}"
+    )
     if returning:
-        qn = connection.ops.quote_name
-        one = f"({', '.join(['%s'] * len(names))})"
-        sql = (
-            f"INSERT INTO {qn(opts.db_table)} ({', '.join(qn(n) for n in names)}) "  # noqa: S608
-            f"VALUES {', '.join([one] * len(prepared))} RETURNING {qn(opts.pk.column)}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [value for row in prepared for value in row])
-            return [r[0] for r in cursor.fetchall()]
-    with_ids = [[pk, *row] for pk, row in zip(ids, prepared, strict=True)]
-    insert_rows(opts.db_table, [opts.pk.column, *names], with_ids)
-    return ids
+        sql += f" RETURNING {qn(returning)}"
+    return sql, [value for row in rows for value in row]
+
+
+def values_sql(model, rows: list[dict], *, returning: str = "") -> tuple[str, list]:
+    """``insert_sql`` of rows of ``model`` given as in ``insert_values``."""
+    return insert_sql(model._meta.db_table, *value_rows(model, rows), returning=returning)
+
+
+def execute_together(statements: list[tuple[str, list]]) -> list[tuple]:
+    """Run INSERT statements (``INSERT … ON CONFLICT`` too) that do not read each other's rows;
+    returns the rows the last one returns. On PostgreSQL they are one statement — each but the
+    last a data-modifying ``WITH`` part — so they cost one round trip, and the statement is atomic
+    even outside a transaction (foreign keys are checked at commit). Elsewhere they run one after
+    another, atomic only inside the caller's ``transaction.atomic``."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            parts = [f"s{i} AS ({sql})" for i, (sql, _params) in enumerate(statements[:-1])]
+            cursor.execute(
+                f"WITH {', '.join(parts)} {statements[-1][0]}",
+                [value for _sql, params in statements for value in params],
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
