@@ -161,6 +161,7 @@ class Case(ScopedModel):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("Who dispatched it last: told of its deadline warnings."),
+        db_index=False,
     )
     assisting_departments = models.ManyToManyField(
         Department, verbose_name=_("assisting units"), blank=True, related_name="assisted_cases"
@@ -172,6 +173,7 @@ class Case(ScopedModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="duplicates",
+        db_index=False,
     )
     result = models.TextField(
         _("handling result"), blank=True, validators=[MaxLengthValidator(DESCRIPTION_MAX)]
@@ -228,13 +230,38 @@ class Case(ScopedModel):
         indexes = [
             *scope_indexes("cases_case"),
             models.Index(fields=["status", "area_code", "id"], name="cases_case_status"),
-            models.Index(fields=["department", "status", "id"], name="cases_case_unit"),
-            models.Index(fields=["reporter", "id"], name="cases_case_reporter"),
+            # Indexes on columns that are often empty leave the empty rows out (a new report has no
+            # unit, a resident's report via Open311 no account): every case written — each intake,
+            # each case the deadline sweep updates — writes fewer index entries.
+            models.Index(
+                fields=["department", "status", "id"],
+                condition=Q(department__isnull=False),
+                name="cases_case_unit",
+            ),
+            models.Index(
+                fields=["reporter", "id"], condition=Q(reporter__isnull=False), name="cases_case_reporter"
+            ),
+            models.Index(
+                fields=["dispatcher"], condition=Q(dispatcher__isnull=False), name="cases_case_dispatcher"
+            ),
+            models.Index(
+                fields=["duplicate_of"], condition=Q(duplicate_of__isnull=False), name="cases_case_duplicate"
+            ),
             models.Index(fields=["category", "reported_at"], name="cases_case_cat_time"),
             models.Index(fields=["updated_at"], name="cases_case_updated"),
-            # The deadline sweep reads only what is due: cost grows with due cases, not all cases.
-            models.Index(fields=["warn_at"], condition=Q(warned_at__isnull=True), name="cases_case_warn"),
-            models.Index(fields=["due_at"], condition=Q(overdue_at__isnull=True), name="cases_case_due"),
+            # The deadline sweep reads only what is due: cost grows with due cases, not all cases. Only
+            # running clocks not yet acted on are in these (a small, hot index); a case leaves them
+            # once warned (overdue), so the sweep's updates add nothing to them.
+            models.Index(
+                fields=["warn_at"],
+                condition=Q(warned_at__isnull=True, warn_at__isnull=False),
+                name="cases_case_warn",
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(overdue_at__isnull=True, due_at__isnull=False),
+                name="cases_case_due",
+            ),
             # Statistics (civicgrid.cases.statistics) read these and nothing else: index-only range scans.
             models.Index(
                 fields=["area_code", "reported_at", "category", "channel", "status"], name="cases_case_stats"
@@ -309,6 +336,7 @@ class CaseEvent(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # cases_event_actor, without the sweep's and Open311's events (no actor)
     )
     from_status = models.CharField(_("from"), max_length=12, choices=Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=Status.choices, blank=True)
@@ -319,6 +347,7 @@ class CaseEvent(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # cases_event_unit, without the events of cases no unit has
     )
     note = models.TextField(_("note"), blank=True)
     is_public = models.BooleanField(_("public"), default=True)
@@ -330,6 +359,10 @@ class CaseEvent(BaseModel):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["case", "id"], name="cases_event_case"),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="cases_event_actor"),
+            models.Index(
+                fields=["department"], condition=Q(department__isnull=False), name="cases_event_unit"
+            ),
             # "Not solved" reopenings in a period (statistics).
             models.Index(
                 fields=["created_at", "case", "department"],

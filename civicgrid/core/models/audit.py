@@ -65,15 +65,20 @@ class ChangeLog(AppendOnlyModel):
         null=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,  # core_changelog_user: only rows with a user
     )
     username = models.CharField(_("username"), max_length=150, blank=True)
-    request_id = models.CharField(_("request id"), max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(_("request id"), max_length=64, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=ChangeAction.choices)
     content_type = models.ForeignKey(
-        ContentType, verbose_name=_("object type"), on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        verbose_name=_("object type"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # core_changelog_object leads with it
     )
-    object_id = models.CharField(_("object id"), max_length=64, db_index=True)
+    object_id = models.CharField(_("object id"), max_length=64)
     object_repr = models.CharField(_("object"), max_length=200)
     before = models.JSONField(_("before"), null=True, blank=True)
     after = models.JSONField(_("after"), null=True, blank=True)
@@ -82,7 +87,14 @@ class ChangeLog(AppendOnlyModel):
         verbose_name = _("change log entry")
         verbose_name_plural = _("change log")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["content_type", "object_id"], name="core_changelog_object")]
+        # Every audited write adds a row, so the table carries only the indexes its filters use
+        # (no pattern-matching twins of the text columns, nothing duplicating a composite's lead).
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="core_changelog_object"),
+            models.Index(fields=["object_id"], name="core_changelog_object_id"),
+            models.Index(fields=["request_id"], name="core_changelog_request"),
+            models.Index(fields=["user"], condition=models.Q(user__isnull=False), name="core_changelog_user"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.object_repr}"
