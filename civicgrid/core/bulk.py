@@ -169,7 +169,8 @@ def insert_values(model, rows: list[dict]) -> list[int]:
 def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
     """``insert_values``' preparation: the columns (all but the primary key) and, per row, every
     column's database value — the row's own, or the field's default (``auto_now`` timestamps:
-    now). Unknown keys are refused (TypeError)."""
+    now). Unknown keys are refused (TypeError). Rows of one shape (the same keys, as a batch's
+    rows are) share one plan of where each column's value comes from."""
     opts = model._meta
     now = timezone.now()
     pk_name = opts.pk.attname
@@ -185,25 +186,34 @@ def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
             default = field.get_db_prep_save(field.get_default(), connection)
         keys = (field.attname,) if field.attname == field.name else (field.attname, field.name)
         columns.append((keys, default, field, type(field).__name__ in PLAIN_FIELDS))
-    unknown = set().union(*rows) - {k for keys, *_ in columns for k in keys}
-    if unknown:
-        raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+    known = {k for keys, *_ in columns for k in keys}
+    plans: dict[tuple, list] = {}
     prepared = []
     for row in rows:
+        shape = tuple(row)
+        plan = plans.get(shape)
+        if plan is None:
+            unknown = set(shape) - known
+            if unknown:
+                raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+            # Per column: the row's key holding its value (None: the default), and how to prepare it.
+            plan = plans[shape] = [
+                (next((k for k in keys if k in row), None), default, field, is_plain, field.is_relation)
+                for keys, default, field, is_plain in columns
+            ]
         out = []
-        for keys, default, field, is_plain in columns:
-            for key in keys:
-                if key in row:
-                    value = row[key]
-                    if hasattr(value, "_meta"):  # a model instance given for a foreign key
-                        value = value.pk
-                    if not (is_plain and (value is None or type(value) in (str, int, bool))):
-                        value = field.get_db_prep_save(value, connection)
-                    out.append(value)
-                    break
-            else:
-                fresh = default is field
-                out.append(field.get_db_prep_save(field.get_default(), connection) if fresh else default)
+        for key, default, field, is_plain, is_relation in plan:
+            if key is None:
+                out.append(
+                    field.get_db_prep_save(field.get_default(), connection) if default is field else default
+                )
+                continue
+            value = row[key]
+            if is_relation and hasattr(value, "_meta"):  # a model instance given for a foreign key
+                value = value.pk
+            if not (is_plain and (value is None or type(value) in (str, int, bool))):
+                value = field.get_db_prep_save(value, connection)
+            out.append(value)
         prepared.append(out)
     return [c[2].column for c in columns], prepared
 
