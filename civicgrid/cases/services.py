@@ -439,28 +439,14 @@ def _take_in(
     case.area_code = grid.scope_code
     clock = deadlines.plan_clock(case, Stage.RECORD, now)  # set before the INSERT: no second write
     # The intake is the busiest write, so its rows — the case, its tallies, clock, change-log row
-    # and "reported" event — are plain rows written together (core.bulk): on PostgreSQL one
-    # statement after the id is reserved, atomic by itself (a transaction only when photos follow
-    # or a caller's transaction needs a savepoint); elsewhere inside a transaction.
+    # and "reported" event — are plain rows (core.bulk), prepared before the transaction (the case
+    # id comes from a block reserved beforehand: SQLite's write lock is held only while they are
+    # written) and written together: on PostgreSQL as one statement, atomic by itself (a
+    # transaction only when photos follow or a caller's transaction needs a savepoint).
+    statements = _intake_statements(case, clock)
     alone = connection.vendor == "postgresql" and not photos and not connection.in_atomic_block
     try:
         with nullcontext() if alone else transaction.atomic():
-            statements = [bulk.insert_sql(*bulk.object_rows([case]))]
-            statements += tallies.new_case_statements(case)
-            if clock is not None:
-                statements.append(bulk.values_sql(CaseDeadline, [{**clock, "case_id": case.pk}]))
-            after = serialize_instance(case)
-            case._audit_before = after
-            statements.append(bulk.insert_sql(*changelog_rows([(case, ChangeAction.CREATE, None, after)])))
-            event = {
-                "case_id": case.pk,
-                "kind": EventKind.REPORTED,
-                "actor_id": case.reporter_id,
-                "to_status": case.status,
-                "department_id": case.department_id,
-                "data": {"channel": channel},
-            }
-            statements.append(bulk.values_sql(CaseEvent, [event], returning="id"))
             [(event_id,)] = bulk.execute_together(statements)
             _add_photos(
                 case, photos, case.reporter, PhotoStage.REPORT, event_id, keep_location=keep_photo_location
@@ -473,6 +459,32 @@ def _take_in(
             raise
         return existing, False
     return case, True
+
+
+#: The intake's case ids, reserved a few at a time (``core.bulk.IdBlocks``).
+_CASE_IDS = bulk.IdBlocks(Case)
+
+
+def _intake_statements(case: Case, clock: dict | None) -> list[tuple[str, list]]:
+    """The statements that write a new case: the case (its id taken here), its tallies, its clock,
+    its change-log row and its "reported" event (returning the event's id), last."""
+    statements = [bulk.insert_sql(*bulk.object_rows([case], ids=[_CASE_IDS.take()]))]
+    statements += tallies.new_case_statements(case)
+    if clock is not None:
+        statements.append(bulk.values_sql(CaseDeadline, [{**clock, "case_id": case.pk}]))
+    after = serialize_instance(case)
+    case._audit_before = after
+    statements.append(bulk.insert_sql(*changelog_rows([(case, ChangeAction.CREATE, None, after)])))
+    event = {
+        "case_id": case.pk,
+        "kind": EventKind.REPORTED,
+        "actor_id": case.reporter_id,
+        "to_status": case.status,
+        "department_id": case.department_id,
+        "data": {"channel": case.channel},
+    }
+    statements.append(bulk.values_sql(CaseEvent, [event], returning="id"))
+    return statements
 
 
 # ---- triage ----------------------------------------------------------------------------------

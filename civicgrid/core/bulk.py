@@ -5,7 +5,11 @@ of bulk updates (``core.audit.log_changes``)."""
 
 from __future__ import annotations
 
-from django.db import connection
+import os
+import threading
+import time
+
+from django.db import connection, transaction
 from django.utils import timezone
 
 #: The databases ``allocate_ids`` reserves ids on.
@@ -39,6 +43,53 @@ def allocate_ids(model, count: int) -> list[int] | None:
     return None
 
 
+class IdBlocks:
+    """New primary keys of ``model`` one at a time, for a path that inserts one row per request (the
+    intake). Outside a transaction they come from blocks of ``size`` reserved beforehand
+    (``reserve_ids``), so the reservation is paid once per block rather than per row, and on SQLite
+    the row's values can be prepared before its transaction takes the write lock. A block is used
+    up within ``max_age`` seconds or dropped, so ids keep close to the order rows are written in (as
+    close as concurrent transactions keep them anyway); dropped ids leave gaps, as rolled-back
+    inserts do. Inside a transaction (which may roll back the reservation with it) one id is
+    reserved in it (``allocate_ids``)."""
+
+    def __init__(self, model, *, size: int = 16, max_age: float = 1.0):
+        self.model, self.size, self.max_age = model, size, max_age
+        self._lock = threading.Lock()
+        self._ids: list[int] = []
+        self._reserved_at = 0.0
+        self._key: tuple = ()
+
+    def take(self) -> int:
+        if connection.in_atomic_block:
+            return allocate_ids(self.model, 1)[0]
+        # A block belongs to one process and one database (a test run switches databases).
+        key = (os.getpid(), connection.vendor, connection.settings_dict["NAME"])
+        with self._lock:
+            if not self._ids or key != self._key or time.monotonic() - self._reserved_at > self.max_age:
+                self._ids = reserve_ids(self.model, self.size)[::-1]
+                self._reserved_at, self._key = time.monotonic(), key
+            return self._ids.pop()
+
+
+def reserve_ids(model, count: int) -> list[int]:
+    """``count`` new primary keys for ``model`` that no other writer will take, reserved in a
+    transaction of their own (call it outside one). PostgreSQL: from the table's sequence. SQLite:
+    past the highest id ever given, and the table's AUTOINCREMENT counter (``sqlite_sequence``) is
+    moved past them, so SQLite's own inserts and ``allocate_ids`` continue after them."""
+    with transaction.atomic():
+        ids = allocate_ids(model, count)
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                table = model._meta.db_table
+                cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [ids[-1], table])
+                if cursor.rowcount == 0:
+                    cursor.execute(
+                        "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [table, ids[-1]]
+                    )
+    return ids
+
+
 #: Field classes whose database value is the Python value itself when it is a str, int, bool or None.
 PLAIN_FIELDS = (
     "AutoField",
@@ -70,13 +121,14 @@ def bulk_insert(objects: list) -> None:
     insert_rows(*object_rows(objects))
 
 
-def object_rows(objects: list) -> tuple[str, list[str], list[list]]:
+def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[str], list[list]]:
     """``bulk_insert``'s work short of the INSERT, for new instances of one model: ids reserved
-    (``allocate_ids``: on SQLite inside ``transaction.atomic`` only) and set on the instances,
+    (``allocate_ids``: on SQLite inside ``transaction.atomic`` only), unless given (``IdBlocks``),
+    and set on the instances,
     ``auto_now`` timestamps set, every value prepared for the database; the instances count as
     saved. Returns the table, its columns and the rows, for ``insert_rows`` or ``insert_sql``."""
     model = type(objects[0])
-    ids = allocate_ids(model, len(objects))
+    ids = ids or allocate_ids(model, len(objects))
     if ids is None:
         raise NotImplementedError(f"reserving ids on {connection.vendor}")
     opts = model._meta

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from civicgrid.cases.choices import EventKind
 from civicgrid.cases.models import CaseEvent
@@ -77,3 +77,51 @@ def test_insert_values_many_rows_take_reserved_ids(case):
     }
     later = CaseEvent.objects.create(case=case, kind=EventKind.COMMENT)
     assert later.pk > ids[-1]
+
+
+def test_reserved_ids_are_never_given_again(case):
+    """reserve_ids moves the table's counter (sequence, or SQLite's AUTOINCREMENT counter) past
+    the block: the ORM's next insert and allocate_ids continue after it."""
+    ids = bulk.reserve_ids(CaseEvent, 5)
+    assert ids == list(range(ids[0], ids[0] + 5)) and ids[0] > case.events.get().pk
+    later = CaseEvent.objects.create(case=case, kind=EventKind.COMMENT)
+    assert later.pk > ids[-1]
+    with transaction.atomic():
+        assert bulk.allocate_ids(CaseEvent, 1)[0] > later.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_id_blocks_hand_out_a_reserved_block_then_reserve_anew(case, monkeypatch):
+    blocks = bulk.IdBlocks(CaseEvent, size=3, max_age=60)
+    first = [blocks.take() for _ in range(3)]
+    assert first == list(range(first[0], first[0] + 3))
+    # Meanwhile another writer inserts: it gets an id past the block, the block goes on.
+    other = CaseEvent.objects.create(case=case, kind=EventKind.COMMENT)
+    assert other.pk > first[-1]
+    fourth = blocks.take()  # the block is used up: a new one, past everything given
+    assert fourth > other.pk
+    # An old block is dropped: ids stay close to the order rows are written in.
+    monkeypatch.setattr(bulk.time, "monotonic", lambda: blocks._reserved_at + 61)
+    assert blocks.take() > fourth + 1
+    # Inside a transaction an id is reserved in it, not from the block.
+    with transaction.atomic():
+        inside = blocks.take()
+        assert inside not in blocks._ids and inside > fourth + 1
+
+
+def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(case):
+    before = CaseEvent.objects.filter(case=case).count()
+    statements = [
+        bulk.values_sql(CaseEvent, [{"case_id": case.pk, "kind": EventKind.WARNED}]),
+        bulk.values_sql(CaseEvent, [{"case_id": case.pk, "kind": EventKind.COMMENT, "note": "两行"}] * 2),
+        bulk.values_sql(CaseEvent, [{"case_id": case.pk, "kind": EventKind.SUPERVISED}], returning="id"),
+    ]
+    with transaction.atomic():
+        [(last,)] = bulk.execute_together(statements)
+    assert CaseEvent.objects.get(pk=last).kind == EventKind.SUPERVISED
+    assert CaseEvent.objects.filter(case=case).count() == before + 4
+    # One failing part writes nothing of the others (one statement on PostgreSQL, a transaction here).
+    bad = [statements[0], bulk.insert_sql(CaseEvent._meta.db_table, ["case_id", "kind"], [[None, "x"]])]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.execute_together(bad)
+    assert CaseEvent.objects.filter(case=case).count() == before + 4
