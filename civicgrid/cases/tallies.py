@@ -155,7 +155,8 @@ def record_change(case: Case) -> None:
 
 
 def new_case_statements(case: Case) -> list[tuple[str, list]]:
-    """The upserts that count a new case (for a service that runs them with its own rows)."""
+    """The upserts that count a new case (for a service that runs them with its own rows); the
+    case's facts are remembered, as ``remember`` does, for its later changes."""
     delta = Delta()
     case._tally_facts = facts(case)
     delta.add_facts(case._tally_facts, 1)

@@ -123,10 +123,10 @@ def bulk_insert(objects: list) -> None:
 
 def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[str], list[list]]:
     """``bulk_insert``'s work short of the INSERT, for new instances of one model: ids reserved
-    (``allocate_ids``: on SQLite inside ``transaction.atomic`` only), unless given (``IdBlocks``),
-    and set on the instances,
-    ``auto_now`` timestamps set, every value prepared for the database; the instances count as
-    saved. Returns the table, its columns and the rows, for ``insert_rows`` or ``insert_sql``."""
+    (``allocate_ids``: on SQLite inside ``transaction.atomic`` only) unless given (``IdBlocks``)
+    and set on the instances, ``auto_now`` timestamps set, every value prepared for the database;
+    the instances count as saved. Returns the table, its columns and the rows, for ``insert_rows``
+    or ``insert_sql``."""
     model = type(objects[0])
     ids = ids or allocate_ids(model, len(objects))
     if ids is None:
