@@ -26,7 +26,8 @@ What it holds (deterministic, seeded), at ``SIZES[scale].cases`` cases (city: 1,
   hour ≈ 1.5 hours): computing the work calendar for six million clocks would dominate the build;
 - open cases carry the running clock of their current stage (``deadline_stage``, ``warn_at``,
   ``due_at``, ``overdue_action``), and the flags the sweep would have set by ``ANCHOR`` (``warned_at``,
-  ``overdue_at``, plus a supervision): ``deadlines.sweep(ANCHOR)`` on the dataset finds nothing to do.
+  ``overdue_at``, plus a supervision), and the sweep's mark is ``ANCHOR`` (``SweepMark``, written
+  when the dataset is built or reused): ``deadlines.sweep(ANCHOR)`` on the dataset finds nothing to do.
 
 Not generated: the case events (timeline) and photos, which no benchmark reads.
 
@@ -859,7 +860,10 @@ def ensure_cases(scale_name: str) -> dict:
         info.update(reused=False, build_s=build_s, steps=build)
         log(f"cases built in {build_s:.1f} s: {counts}")
     from civicgrid.cases import tallies
-    from civicgrid.cases.models import CaseTally, UnitTally
+    from civicgrid.cases.models import CaseTally, SweepMark, UnitTally
+
+    # The sweep has just run at ANCHOR: the next one reads only what falls due after it.
+    SweepMark.objects.update_or_create(pk=1, defaults={"swept_to": ANCHOR, "ran_at": ANCHOR})
 
     if not info["reused"] or trimmed or not CaseTally.objects.exists():
         # The cases were written (or trimmed) around the services: count the statistics tallies.

@@ -5,8 +5,10 @@ The dataset is consistent at its ``ANCHOR``: every clock that ran out by then ha
 ``sweep(ANCHOR)`` finds nothing. For a run with a fraction *f* of the table due, inside a transaction:
 *f* × N cases drawn (seeded, a new draw per repetition) from the open cases with a running clock get
 warning and due times before ``ANCHOR`` and their flags cleared (their open ``CaseDeadline`` row
-too) — as after an outage of the task queue, each of them needs its warning *and* its overdue action
-(record only, supervise, or escalate to the next level with a new clock, as its policy says). Then:
+too) — as after an outage of the task queue (the sweep's mark is set back to just before their
+warning times, so it reads every clock due since, these and others), each of them needs its
+warning *and* its overdue action (record only, supervise, or escalate to the next level with a new
+clock, as its policy says). Then:
 
 1. ``sweep(ANCHOR)`` — timed; must warn and act on exactly those cases;
 2. ``sweep(ANCHOR)`` again — timed; must find nothing and change nothing (events, deadlines, the
@@ -52,9 +54,12 @@ def candidates() -> list[int]:
 
 def make_due(ids: list[int], now) -> None:
     from civicgrid.cases.choices import DeadlineOutcome
-    from civicgrid.cases.models import Case, CaseDeadline
+    from civicgrid.cases.models import Case, CaseDeadline, SweepMark
 
     warn, due = now - timedelta(hours=2), now - timedelta(hours=1)
+    # The sweep last ran just before their warning times (it was down since): it reads every clock
+    # due since then (less its overlap), not only these.
+    SweepMark.objects.filter(pk=1).update(swept_to=warn - timedelta(minutes=1))
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
         Case.objects.filter(pk__in=chunk).update(warn_at=warn, due_at=due, warned_at=None, overdue_at=None)
@@ -173,7 +178,7 @@ def run(size, now) -> tuple[list[Result], dict]:
                 extra={},
             )
         )
-    notes["plans"] = {"nothing_due": explain_queries(lambda: sweep(now), ("warn_ids", "overdue_ids"))}
+    notes["plans"] = {"nothing_due": explain_queries(lambda: sweep(now), ("mark", "overdue_ids", "warn_ids"))}
     missed = [r.operation for r in results if r.passed is False]
     notes["missed"] = ["nothing_due"] if missed else []
     return results, notes

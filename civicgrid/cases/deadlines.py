@@ -4,24 +4,28 @@ sweep that warns, supervises and escalates.
 A case carries the running deadline of its current stage (``warn_at``, ``due_at``) and the flags
 the sweep sets (``warned_at``, ``overdue_at``); every stage's clock is also kept as a
 ``CaseDeadline`` row (the deadline history, and the basis of on-time rates). The sweep reads only
-cases whose warning or due time has passed and whose flag is still unset, through partial indexes,
-so its cost grows with the due cases, not with all cases, and a second run finds nothing to do."""
+the cases whose warning or due time passed since its previous run (a range of the running clocks'
+indexes, from its ``SweepMark``) and whose flag is still unset, so its cost grows with the due
+cases, not with all cases, and a second run finds nothing to do. The flags are in no index: on
+PostgreSQL, setting them is a heap-only update of the case row."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from civicgrid.core.workcalendar import get_calendar
 
 from . import tallies
 from .choices import DeadlineOutcome, OverdueAction, Stage, TimeUnit
-from .models import Case, CaseDeadline, Category, DeadlinePolicy
+from .models import Case, CaseDeadline, Category, DeadlinePolicy, SweepMark
 
 #: Seconds a process keeps the policy table before reading it again (edits show within this time).
 POLICY_TTL = 10.0
@@ -165,40 +169,64 @@ class SweepResult:
 
 
 #: Cases handled per transaction by the sweep (a lock is never held for long).
-SWEEP_BATCH = 500
+SWEEP_BATCH = 1000
+#: A sweep reads the clocks due after the previous sweep's time less this: a clock written by a
+#: transaction still open while that sweep ran is not missed (a stage's warning is hours after its
+#: start, never before the transaction that starts it commits).
+SWEEP_OVERLAP = timedelta(hours=1)
+
+
+def _swept_since() -> datetime | None:
+    """From when this sweep reads due clocks: the previous sweep's mark less the overlap (None: no
+    sweep yet, so every running clock is read once)."""
+    mark = SweepMark.objects.filter(pk=1).values_list("swept_to", flat=True).first()
+    return None if mark is None else mark - SWEEP_OVERLAP
+
+
+def _mark_swept(now: datetime) -> None:
+    """Record that clocks due up to ``now`` are dealt with. The mark never moves back, nor past the
+    present (a sweep run "at" a later time, as tests do, must not hide clocks set before it)."""
+    ran_at = timezone.now()
+    swept_to = min(now, ran_at)
+    moved = SweepMark.objects.filter(pk=1).update(
+        swept_to=Greatest(F("swept_to"), Value(swept_to)), ran_at=ran_at
+    )
+    if not moved:
+        SweepMark.objects.get_or_create(pk=1, defaults={"swept_to": swept_to, "ran_at": ran_at})
+
+
+def _due_ids(time_field: str, flag: str, since: datetime | None, now: datetime) -> list[int]:
+    """The cases whose ``time_field`` passed in (since, now] and whose ``flag`` is not set yet, in
+    time order: a range of that time's index; the flags are checked on the rows found."""
+    qs = Case.objects.filter(**{f"{time_field}__lte": now, f"{flag}__isnull": True})
+    if since is not None:
+        qs = qs.filter(**{f"{time_field}__gt": since})
+    return list(qs.order_by(time_field).values_list("pk", flat=True))
 
 
 def sweep(now: datetime | None = None) -> SweepResult:
     """Warn the cases past their warning time and act on the overdue ones (supervise, escalate or
-    only record), once each: the flags set here make a second run a no-op."""
+    only record), once each: the flags set here make a second run a no-op. Only clocks due since
+    the previous sweep are read (``SweepMark``), so the cost grows with what fell due, not with the
+    overdue cases still open; after an outage the next sweep catches up on all of it."""
     from . import services
 
     now = now or timezone.now()
+    since = _swept_since()
     result = SweepResult()
     # Overdue first: a case past both times is warned and acted on in one step (one UPDATE, one
     # notice to its unit), as after an outage of the task queue.
-    while True:
-        ids = list(
-            Case.objects.filter(overdue_at__isnull=True, due_at__lte=now)
-            .order_by("due_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        if not ids:
-            break
+    overdue = _due_ids("due_at", "overdue_at", since, now)
+    for start in range(0, len(overdue), SWEEP_BATCH):
         with transaction.atomic():
-            done = services.deadline_overdue(ids, now=now)
+            done = services.deadline_overdue(overdue[start : start + SWEEP_BATCH], now=now)
         result.warned += done["warned"]
         result.overdue += sum(done[action] for action in OverdueAction.values)
         result.supervised += done[OverdueAction.SUPERVISE]
         result.escalated += done[OverdueAction.ESCALATE]
-    while True:
-        ids = list(
-            Case.objects.filter(warned_at__isnull=True, warn_at__lte=now)
-            .order_by("warn_at")
-            .values_list("pk", flat=True)[:SWEEP_BATCH]
-        )
-        if not ids:
-            break
+    warn = _due_ids("warn_at", "warned_at", since, now)
+    for start in range(0, len(warn), SWEEP_BATCH):
         with transaction.atomic():
-            result.warned += services.deadline_warn(ids, now=now)
+            result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)
+    _mark_swept(now)
     return result

@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from civicgrid.areas.models import Area
 
@@ -168,6 +169,9 @@ def case_counts_by_light(qs: QuerySet, now=None) -> dict[str, int]:
     return dict(qs.with_light(now).order_by().values_list("light").annotate(n=Count("id")))
 
 
-def recent_changes(qs: QuerySet, since) -> QuerySet:
-    """Cases changed after ``since`` (the live map polls this)."""
-    return qs.filter(updated_at__gt=since).order_by("updated_at")
+def recent_changes(qs: QuerySet, since, now=None) -> QuerySet:
+    """Cases changed after ``since`` (the live map polls this), and those whose light changed by
+    itself since then (their warning or due time passed; the sweep's marks are not a change)."""
+    now = now or timezone.now()
+    crossed = Q(warn_at__gt=since, warn_at__lte=now) | Q(due_at__gt=since, due_at__lte=now)
+    return qs.filter(Q(updated_at__gt=since) | crossed).order_by("updated_at")

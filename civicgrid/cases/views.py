@@ -510,7 +510,7 @@ class MapFeedView(NoResidentsMixin, StaffPageMixin, View):
             )
             return JsonResponse(body)
         changed = list(
-            selectors.recent_changes(base, since).select_related("category")[: FEED_CHANGE_LIMIT + 1]
+            selectors.recent_changes(base, since, now).select_related("category")[: FEED_CHANGE_LIMIT + 1]
         )
         if len(changed) > FEED_CHANGE_LIMIT:
             body.update(full=False, reset=True, cases=[], removed=[])  # too much changed: reload in full

@@ -1,4 +1,4 @@
-from .cases import Case, CaseDeadline, CaseEvent, CasePhoto, JointMeeting
+from .cases import Case, CaseDeadline, CaseEvent, CasePhoto, JointMeeting, SweepMark
 from .rules import (
     Category,
     CategoryQuestion,
@@ -22,6 +22,7 @@ __all__ = [
     "Department",
     "DepartmentMember",
     "JointMeeting",
+    "SweepMark",
     "TriageRule",
     "UnitTally",
     "WorkItem",

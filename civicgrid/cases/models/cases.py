@@ -249,19 +249,12 @@ class Case(ScopedModel):
             ),
             models.Index(fields=["category", "reported_at"], name="cases_case_cat_time"),
             models.Index(fields=["updated_at"], name="cases_case_updated"),
-            # The deadline sweep reads only what is due: cost grows with due cases, not all cases. Only
-            # running clocks not yet acted on are in these (a small, hot index); a case leaves them
-            # once warned (overdue), so the sweep's updates add nothing to them.
-            models.Index(
-                fields=["warn_at"],
-                condition=Q(warned_at__isnull=True, warn_at__isnull=False),
-                name="cases_case_warn",
-            ),
-            models.Index(
-                fields=["due_at"],
-                condition=Q(overdue_at__isnull=True, due_at__isnull=False),
-                name="cases_case_due",
-            ),
+            # The deadline sweep reads only what fell due since its previous run (``SweepMark``): a
+            # range of these, so its cost grows with due cases, not all cases. Only running clocks
+            # are in them. The flags it sets (warned_at, overdue_at) are in no index, so marking a
+            # case costs PostgreSQL a heap-only (HOT) update instead of an entry in every index.
+            models.Index(fields=["warn_at"], condition=Q(warn_at__isnull=False), name="cases_case_warn"),
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="cases_case_due"),
             # Statistics (civicgrid.cases.statistics) read these and nothing else: index-only range scans.
             models.Index(
                 fields=["area_code", "reported_at", "category", "channel", "status"], name="cases_case_stats"
@@ -426,6 +419,23 @@ class CaseDeadline(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.stage} → {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class SweepMark(models.Model):
+    """How far the deadline sweep has looked (one row): the next sweep reads the clocks that fell
+    due after this time (less ``deadlines.SWEEP_OVERLAP``), not every overdue case still open. Not
+    in the change log: it is the sweep's bookmark, not a record of the city's; what the sweep did
+    is in the cases' timelines and the change log."""
+
+    swept_to = models.DateTimeField(_("swept up to"))
+    ran_at = models.DateTimeField(_("last run at"))
+
+    class Meta:
+        verbose_name = _("deadline sweep mark")
+        verbose_name_plural = _("deadline sweep marks")
+
+    def __str__(self) -> str:
+        return f"{self.swept_to:%Y-%m-%d %H:%M:%S}"
 
 
 def photo_path(instance, filename: str) -> str:

@@ -188,6 +188,7 @@ def test_sweep_escalates_a_batch_like_one_escalation(
             queries = count_queries(lambda: deadlines.sweep(far))
         return far, queries
 
+    deadlines.sweep()  # the sweep's mark exists, as after its first run
     first = dispatched_cases(2)
     _far, few = sweep_counted(first)
     cases = dispatched_cases(5)
@@ -216,11 +217,82 @@ def test_sweep_cost_does_not_grow_with_cases_not_due(people, report):
         report()
     now = timezone.now()
     Case.objects.update(warn_at=now + timedelta(days=1), due_at=now + timedelta(days=2))
+    deadlines.sweep(now)  # the sweep's mark exists, as after its first run
     few = count_queries(lambda: deadlines.sweep(now))
     for _ in range(10):
         report()
     Case.objects.update(warn_at=now + timedelta(days=1), due_at=now + timedelta(days=2))
-    assert count_queries(lambda: deadlines.sweep(now)) == few == 2
+    # The mark read and moved, and the two ranges of due clocks.
+    assert count_queries(lambda: deadlines.sweep(now)) == few == 4
+
+
+def test_sweep_reads_from_its_mark_and_catches_up_after_an_outage(people, report):
+    """A sweep records how far it looked; the next one reads the clocks due since then (less the
+    overlap), so one due while the sweep was down is still acted on, and the mark never moves back
+    nor past the present."""
+    from civicgrid.cases.models import SweepMark
+
+    case = report()
+    case.refresh_from_db()
+    now = timezone.now()
+    deadlines.sweep(now)
+    mark = SweepMark.objects.get()
+    assert mark.swept_to == now
+    # Three hours of outage: the case fell due in them, after the mark.
+    later = now + timedelta(hours=3)
+    Case.objects.filter(pk=case.pk).update(warn_at=now + timedelta(hours=1), due_at=now + timedelta(hours=2))
+    assert deadlines.sweep(later).overdue == 1
+    # A sweep "at" a later time (as tests and the benchmarks run it) marks the present, not that time.
+    assert now <= SweepMark.objects.get().swept_to <= timezone.now()
+    # An earlier time does not move it back.
+    before = SweepMark.objects.get().swept_to
+    deadlines.sweep(now - timedelta(days=1))
+    assert SweepMark.objects.get().swept_to == before
+
+
+def test_a_clock_written_just_before_the_mark_is_not_missed(people, report):
+    """A clock due a little before the previous sweep's mark (its transaction committed after that
+    sweep read) is within the overlap and is acted on; one due long before the mark is not read
+    again (the sweep's cost does not grow with the overdue cases still open)."""
+    from civicgrid.cases.models import SweepMark
+
+    late, old = report(), report()
+    now = timezone.now()
+    SweepMark.objects.create(pk=1, swept_to=now, ran_at=now)
+    just_before = now - deadlines.SWEEP_OVERLAP / 2
+    Case.objects.filter(pk=late.pk).update(warn_at=just_before, due_at=just_before)
+    long_before = now - deadlines.SWEEP_OVERLAP * 2
+    Case.objects.filter(pk=old.pk).update(warn_at=long_before, due_at=long_before)
+    result = deadlines.sweep(now + timedelta(minutes=1))
+    assert (result.overdue, result.warned) == (1, 1)
+    late.refresh_from_db()
+    old.refresh_from_db()
+    assert late.overdue_at is not None and old.overdue_at is None
+
+
+def test_warning_and_supervision_write_no_index_entry_on_postgresql(people, report):
+    """The sweep's marks change no indexed column: PostgreSQL updates the case row in place (HOT)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("heap-only updates are PostgreSQL's")
+
+    def updates():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'cases_case'"
+            )
+            return cursor.fetchone() or (0, 0)
+
+    case = report()  # record stage: supervised when overdue
+    case.refresh_from_db()
+    upd, hot = updates()
+    deadlines.sweep(case.warn_at + timedelta(seconds=1))  # the warning
+    deadlines.sweep(case.due_at + timedelta(seconds=1))  # the supervision
+    case.refresh_from_db()
+    assert case.warned_at is not None and case.supervision_count == 1
+    after_upd, after_hot = updates()
+    assert after_upd - upd == 2 and after_hot - hot == 2
 
 
 def test_closed_case_has_no_clock_and_the_history_keeps_outcomes(people, units, report):

@@ -715,6 +715,16 @@ def test_map_feed_sends_only_changes_in_scope_since_the_cursor(staff, units, cli
     assert body["cases"] == [] and body["removed"] == [new.pk]
     body = client.get(url, {"since": since, "status": "recorded"}).json()
     assert [c["id"] for c in body["cases"]] == [new.pk]
+    # A light turns red by the clock, not by a write: a map showing red cases gets the case whose
+    # due time passed since the cursor (the sweep's marks do not touch updated_at).
+    Case.objects.filter(pk=a.pk).update(warn_at=timezone.now() + timedelta(hours=1))
+    since = timezone.now().isoformat()
+    Case.objects.filter(pk=a.pk).update(warn_at=timezone.now(), due_at=timezone.now() + timedelta(seconds=1))
+    body = client.get(url, {"since": since, "light": "red"}).json()
+    assert body["cases"] == []
+    Case.objects.filter(pk=a.pk).update(due_at=timezone.now())
+    body = client.get(url, {"since": since, "light": "red"}).json()
+    assert [(c["id"], c["light"]) for c in body["cases"]] == [(a.pk, "red")]
     # Bad input names the field.
     res = client.get(url, {"since": "yesterday"})
     assert res.status_code == 400 and "since" in res.json()["errors"]

@@ -59,6 +59,39 @@ def test_insert_values_fills_defaults_stamps_and_prepares(case):
     assert later.pk > ids[1]
 
 
+def test_insert_select_copies_columns_from_the_source_rows_and_fills_the_rest(case):
+    from civicgrid.cases.models import Case, Department
+
+    unit = Department.objects.create(
+        code="T-01", name="城管中队", level="community", area=case.area, function="urban"
+    )
+    Case.objects.filter(pk=case.pk).update(department=unit)
+    other = Case.objects.create(
+        area=case.area, area_code=case.area_code, title="另一案", description="x", category=case.category
+    )
+    with transaction.atomic():
+        n = bulk.insert_select(
+            CaseEvent,
+            Case,
+            [other.pk, case.pk],
+            columns={
+                "case": "id",
+                "from_status": "status",
+                "to_status": "status",
+                "department": "department",
+            },
+            values={"kind": EventKind.SUPERVISED, "is_public": False, "note": "督办 <b>"},
+        )
+    assert n == 2
+    rows = list(CaseEvent.objects.filter(kind=EventKind.SUPERVISED).order_by("id"))
+    assert [e.case_id for e in rows] == sorted([case.pk, other.pk])  # in the source's key order
+    mine = next(e for e in rows if e.case_id == case.pk)
+    assert (mine.from_status, mine.to_status, mine.department_id) == (case.status, case.status, unit.pk)
+    assert (mine.note, mine.is_public, mine.data, mine.actor_id) == ("督办 <b>", False, {}, None)
+    assert mine.created_at is not None and mine.updated_at is not None
+    assert bulk.insert_select(CaseEvent, Case, [], columns={"case": "id"}, values={}) == 0
+
+
 def test_insert_values_refuses_an_unknown_field(case):
     with pytest.raises(TypeError, match="no field 'colour'"), transaction.atomic():
         bulk.insert_values(CaseEvent, [{"case_id": case.pk, "kind": EventKind.WARNED, "colour": "red"}])
