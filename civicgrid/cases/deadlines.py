@@ -195,10 +195,10 @@ def _mark_swept(now: datetime) -> None:
         SweepMark.objects.get_or_create(pk=1, defaults={"swept_to": swept_to, "ran_at": ran_at})
 
 
-def _due_ids(time_field: str, flag: str, since: datetime | None, now: datetime) -> list[int]:
+def _due_ids(time_field: str, flag: str, since: datetime | None, now: datetime, **also) -> list[int]:
     """The cases whose ``time_field`` passed in (since, now] and whose ``flag`` is not set yet, in
     time order: a range of that time's index; the flags are checked on the rows found."""
-    qs = Case.objects.filter(**{f"{time_field}__lte": now, f"{flag}__isnull": True})
+    qs = Case.objects.filter(**{f"{time_field}__lte": now, f"{flag}__isnull": True}, **also)
     if since is not None:
         qs = qs.filter(**{f"{time_field}__gt": since})
     return list(qs.order_by(time_field).values_list("pk", flat=True))
@@ -224,7 +224,8 @@ def sweep(now: datetime | None = None) -> SweepResult:
         result.overdue += sum(done[action] for action in OverdueAction.values)
         result.supervised += done[OverdueAction.SUPERVISE]
         result.escalated += done[OverdueAction.ESCALATE]
-    warn = _due_ids("warn_at", "warned_at", since, now)
+    # Only cases not due yet: the overdue pass warned those that are.
+    warn = _due_ids("warn_at", "warned_at", since, now, due_at__gt=now)
     for start in range(0, len(warn), SWEEP_BATCH):
         with transaction.atomic():
             result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)

@@ -431,11 +431,7 @@ def _take_in(
         reported_at=reported_at or now,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    case.full_clean(
-        exclude=["area", "category", "reporter", "created_by"],
-        validate_unique=False,
-        validate_constraints=False,
-    )
+    case.full_clean(exclude=_NOT_FROM_THE_REPORT, validate_unique=False, validate_constraints=False)
     case.area_code = grid.scope_code
     clock = deadlines.plan_clock(case, Stage.RECORD, now)  # set before the INSERT: no second write
     # The intake is the busiest write, so its rows — the case, its tallies, clock, change-log row
@@ -460,6 +456,14 @@ def _take_in(
         return existing, False
     return case, True
 
+
+#: The fields of a new case the intake does not take from the report (statuses, times, counters,
+#: the objects it looked up): its validation checks only the others.
+_REPORT_FIELDS = {
+    "title", "description", "urgency", "channel", "lat", "lng", "address", "answers",
+    "reporter_name", "reporter_phone", "source", "idempotency_key",
+}  # fmt: skip
+_NOT_FROM_THE_REPORT = [f.name for f in Case._meta.fields if f.name not in _REPORT_FIELDS]
 
 #: The intake's case ids, reserved a few at a time (``core.bulk.IdBlocks``).
 _CASE_IDS = bulk.IdBlocks(Case)

@@ -13,3 +13,6 @@ class CoreConfig(AppConfig):
             tasks,  # noqa: F401  (registers periodic tasks with Huey)
             workcalendar,  # noqa: F401  (drops the cached calendar when its tables change)
         )
+        from .bulk import cache_long_statements
+
+        cache_long_statements()

@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(condition=models.Q(('warn_at__isnull', False)), fields=['warn_at'], name='cases_case_warn'),
+            index=models.Index(condition=models.Q(('warn_at__isnull', False)), fields=['warn_at', 'due_at'], name='cases_case_warn'),
         ),
         migrations.AddIndex(
             model_name='case',

@@ -112,6 +112,22 @@ class Case(ScopedModel):
     (community → street → district → city). ``due_at``/``warn_at`` are the running deadline of the
     current stage (None when no clock runs); the light is derived from them."""
 
+    # The scoped base's foreign keys without their plain indexes: nothing reads cases by area id
+    # (the scope indexes read area_code) or by creator (the reporter, indexed below), and each
+    # index is one more entry for every report written and every case the sweep escalates. Only
+    # deleting an area or a user (refused while cases point to it) scans the table to find out.
+    area = models.ForeignKey(
+        "areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), validators=[MaxLengthValidator(DESCRIPTION_MAX)])
     # The foreign keys whose column leads a composite index below have no index of their own:
@@ -253,7 +269,11 @@ class Case(ScopedModel):
             # range of these, so its cost grows with due cases, not all cases. Only running clocks
             # are in them. The flags it sets (warned_at, overdue_at) are in no index, so marking a
             # case costs PostgreSQL a heap-only (HOT) update instead of an entry in every index.
-            models.Index(fields=["warn_at"], condition=Q(warn_at__isnull=False), name="cases_case_warn"),
+            # due_at beside warn_at: the warning pass skips, in the index, the cases already due
+            # (the overdue pass before it dealt with them).
+            models.Index(
+                fields=["warn_at", "due_at"], condition=Q(warn_at__isnull=False), name="cases_case_warn"
+            ),
             models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="cases_case_due"),
             # Statistics (civicgrid.cases.statistics) read these and nothing else: index-only range scans.
             models.Index(
@@ -379,6 +399,9 @@ class CaseDeadline(BaseModel):
     )
     stage = models.CharField(_("stage"), max_length=10, choices=Stage.choices)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    # No plain indexes on the unit and the policy: the statistics read the unit through cases_dl_unit
+    # and cases_dl_stats, nothing reads clocks by policy, and every report writes a clock. Deleting a
+    # unit or a policy (rare; policies are usually deactivated) scans the history to find its clocks.
     department = models.ForeignKey(
         Department,
         verbose_name=pgettext_lazy("case", "unit"),
@@ -386,6 +409,7 @@ class CaseDeadline(BaseModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     policy = models.ForeignKey(
         DeadlinePolicy,
@@ -394,6 +418,7 @@ class CaseDeadline(BaseModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     area_code = models.CharField(_("area code"), max_length=24)
     started_at = models.DateTimeField(_("started at"))

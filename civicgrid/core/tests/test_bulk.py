@@ -158,3 +158,33 @@ def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk.execute_together(bad)
     assert CaseEvent.objects.filter(case=case).count() == before + 4
+
+
+def test_the_intake_statement_is_parsed_once_by_psycopg(case, monkeypatch):
+    """The intake's one long statement is kept parsed by psycopg (with its default limits it would
+    be parsed again on every report): no statement of a second report is parsed uncached."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's cache")
+    from psycopg import _queries
+
+    from civicgrid.cases import services
+    from civicgrid.cases.models import Category
+
+    def report():
+        services.case_report(
+            actor=None,
+            category=Category.objects.get(kind="event", code="0102"),
+            description="路边垃圾",
+            channel="open311",
+            lat=case.lat,
+            lng=case.lng,
+        )
+
+    report()
+    parsed = []
+    uncached = _queries._query2pg_client_nocache
+    monkeypatch.setattr(_queries, "_query2pg_client_nocache", lambda *a: parsed.append(a) or uncached(*a))
+    report()
+    assert parsed == []
