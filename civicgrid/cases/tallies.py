@@ -55,8 +55,9 @@ UPSERT_ROWS = 1000
 
 
 def month_of(moment: datetime) -> date:
-    """The first day of ``moment``'s month in the local time zone."""
-    return timezone.localtime(moment).date().replace(day=1)
+    """The first day of ``moment``'s month in the platform's time zone (``TIME_ZONE``: the tallies
+    do not depend on the zone active when they are written)."""
+    return timezone.localtime(moment, timezone.get_default_timezone()).date().replace(day=1)
 
 
 def community_of(area_code: str) -> str:
@@ -190,7 +191,7 @@ def record_reopen(case: Case, at: datetime) -> None:
 
 
 def _month(field: str):
-    return TruncMonth(field, tzinfo=timezone.get_current_timezone())
+    return TruncMonth(field, tzinfo=timezone.get_default_timezone())
 
 
 def _as_date(value) -> date:

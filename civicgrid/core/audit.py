@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -40,7 +43,27 @@ STREAMS = {
 }
 
 
+_JSON_NATIVE = (str, int, float, bool, type(None))
+#: Types DjangoJSONEncoder writes as a string (as it reads back).
+_ENCODED = (datetime, date, clock_time, timedelta, Decimal, uuid.UUID)
+_ENCODER = DjangoJSONEncoder()
+
+
 def _json_safe(value):
+    """``value`` as it reads back from JSON (dates, decimals, UUIDs as ``DjangoJSONEncoder`` writes
+    them). A flat record of plain values — every audited write's snapshot — is converted value by
+    value; anything nested goes through the encoder and back."""
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        out = {}
+        for key, item in value.items():
+            kind = type(item)
+            if kind in _JSON_NATIVE:
+                out[key] = item
+            elif kind in _ENCODED:
+                out[key] = _ENCODER.default(item)
+            else:  # containers, choices (str subclasses), anything else
+                out[key] = json.loads(json.dumps(item, cls=DjangoJSONEncoder))
+        return out
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 

@@ -140,19 +140,15 @@ def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[
     if ids is None:
         raise NotImplementedError(f"reserving ids on {connection.vendor}")
     opts = model._meta
-    fields = list(opts.concrete_fields)
     now = timezone.now()
     db = _this_connection()
-    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    fields, plain = _object_columns(model)
+    stamped = [f for f in fields if _is_stamp(f)]
     # Per column: the timestamp's database value (the same for every row, prepared once), or whether
     # the field passes str, int, bool and None through unchanged.
     columns = [
-        (
-            field,
-            field.get_db_prep_save(now, db) if field in stamped else None,
-            type(field).__name__ in PLAIN_FIELDS,
-        )
-        for field in fields
+        (field, field.get_db_prep_save(now, db) if _is_stamp(field) else None, is_plain)
+        for field, is_plain in zip(fields, plain, strict=True)
     ]
     rows = []
     for obj, pk in zip(objects, ids, strict=True):
@@ -172,6 +168,18 @@ def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[
         obj._state.adding = False
         obj._state.db = connection.alias
     return opts.db_table, [f.column for f in fields], rows
+
+
+def _is_stamp(field) -> bool:
+    return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+
+
+@functools.cache
+def _object_columns(model) -> tuple[list, list[bool]]:
+    """``object_rows``' columns of ``model`` (worked out once): its fields, and whether each passes
+    str, int, bool and None through unprepared."""
+    fields = list(model._meta.concrete_fields)
+    return fields, [type(f).__name__ in PLAIN_FIELDS for f in fields]
 
 
 #: From this many rows PostgreSQL gets them by COPY; fewer (one change-log row) by INSERT.
@@ -232,22 +240,19 @@ def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
     column's database value — the row's own, or the field's default (``auto_now`` timestamps:
     now). Unknown keys are refused (TypeError). Rows of one shape (the same keys, as a batch's
     rows are) share one plan of where each column's value comes from."""
-    opts = model._meta
     now = timezone.now()
     db = _this_connection()
-    pk_name = opts.pk.attname
-    columns = []  # (keys it may be given by, prepared default, field, passes plain values through)
-    for field in opts.concrete_fields:
-        if field.attname == pk_name:
-            continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            default = field.get_db_prep_save(now, db)
-        elif callable(field.default) and field.default not in (dict, list):
-            default = field  # a fresh value per row (a token, a uuid)
-        else:
-            default = field.get_db_prep_save(field.get_default(), db)
-        keys = (field.attname,) if field.attname == field.name else (field.attname, field.name)
-        columns.append((keys, default, field, type(field).__name__ in PLAIN_FIELDS))
+    # (keys it may be given by, prepared default, field, passes plain values through): the time of
+    # the insert prepared once for the call; a default made per row is marked by the field itself.
+    columns = [
+        (
+            keys,
+            field.get_db_prep_save(now, db) if default is _NOW else field if default is _FRESH else default,
+            field,
+            is_plain,
+        )
+        for keys, default, field, is_plain in _value_columns(model, db.vendor)
+    ]
     known = {k for keys, *_ in columns for k in keys}
     plans: dict[tuple, list] = {}
     prepared = []
@@ -276,6 +281,32 @@ def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
             out.append(value)
         prepared.append(out)
     return [c[2].column for c in columns], prepared
+
+
+#: Defaults in ``_value_columns``: the time of the insert (``auto_now``), a value per row (a callable).
+_NOW, _FRESH = object(), object()
+
+
+@functools.cache
+def _value_columns(model, vendor: str) -> tuple[tuple, ...]:
+    """``value_rows``' columns of ``model`` (all but the primary key), worked out once per database:
+    the keys a row may give each by, its default prepared (or ``_NOW``/``_FRESH``), the field, and
+    whether it passes str, int, bool and None through unprepared."""
+    db = _this_connection()
+    pk_name = model._meta.pk.attname
+    out = []
+    for field in model._meta.concrete_fields:
+        if field.attname == pk_name:
+            continue
+        if _is_stamp(field):
+            default = _NOW
+        elif callable(field.default) and field.default not in (dict, list):
+            default = _FRESH  # a fresh value per row (a token, a uuid, the time)
+        else:
+            default = field.get_db_prep_save(field.get_default(), db)
+        keys = (field.attname,) if field.attname == field.name else (field.attname, field.name)
+        out.append((keys, default, field, type(field).__name__ in PLAIN_FIELDS))
+    return tuple(out)
 
 
 def insert_sql(table: str, columns: list[str], rows: list, *, returning: str = "") -> tuple[str, list]:

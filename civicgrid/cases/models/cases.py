@@ -306,7 +306,9 @@ class Case(ScopedModel):
 
     @staticmethod
     def number_of(pk: int | None, reported_at) -> str:
-        when = timezone.localtime(reported_at) if reported_at else timezone.localtime()
+        """The number of case ``pk`` reported at ``reported_at``: its date in the platform's time zone
+        (``TIME_ZONE``, not the zone active for a request, so a case keeps its number)."""
+        when = timezone.localtime(reported_at or timezone.now(), timezone.get_default_timezone())
         return f"{when:%Y%m%d}{pk or 0:08d}"
 
     @property

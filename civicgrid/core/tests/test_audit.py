@@ -205,3 +205,38 @@ class TestAuditPages:
         client.force_login(official)
         assert client.get(reverse("audit_changes")).status_code == 403
         assert api_client(official).get(reverse("api:changelog-list")).status_code == 403
+
+
+def test_json_safe_reads_as_the_json_round_trip_would():
+    """Snapshots are converted value by value; the result is what JSON would give back."""
+    import json
+    import uuid
+    from datetime import UTC, date, datetime, time, timedelta
+    from decimal import Decimal
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from civicgrid.cases.choices import Status
+    from civicgrid.core.audit import _json_safe
+
+    record = {
+        "s": "文字",
+        "n": 3,
+        "f": 1.5,
+        "b": True,
+        "none": None,
+        "at": datetime(2026, 11, 28, 1, 2, 3, 456789, tzinfo=UTC),
+        "day": date(2026, 11, 28),
+        "t": time(9, 30),
+        "gap": timedelta(hours=2),
+        "money": Decimal("12.50"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "choice": Status.REPORTED,
+        "answers": {"q": [1, "a", {"deep": Decimal("1.0")}]},
+    }
+    expected = json.loads(json.dumps(record, cls=DjangoJSONEncoder))
+    got = _json_safe(record)
+    assert got == expected
+    assert type(got["choice"]) is str
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+    assert _json_safe([record]) == [expected]
