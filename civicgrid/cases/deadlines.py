@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -24,7 +24,7 @@ from django.utils import timezone
 from civicgrid.core.workcalendar import get_calendar
 
 from . import tallies
-from .choices import DeadlineOutcome, OverdueAction, Stage, TimeUnit
+from .choices import DeadlineOutcome, OverdueAction, TimeUnit
 from .models import Case, CaseDeadline, Category, DeadlinePolicy, SweepMark
 
 #: Seconds a process keeps the policy table before reading it again (edits show within this time).
@@ -94,11 +94,31 @@ def end_deadline(case: Case, now: datetime, *, cancelled: bool = False) -> list[
         outcome = DeadlineOutcome.CANCELLED
     else:
         outcome = DeadlineOutcome.LATE if case.due_at and now > case.due_at else DeadlineOutcome.MET
-    clocks = CaseDeadline.objects.filter(case=case, outcome=DeadlineOutcome.OPEN)
-    if case.deadline_stage == Stage.HANDLE:  # handling clocks count in the on-time rates
-        tallies.record_clocks(list(clocks.values_list("stage", "area_code", "department_id")), now, outcome)
-    clocks.update(ended_at=now, outcome=outcome)
+    end_clocks([case.pk], now, outcome)
     return end_deadline_fields(case)
+
+
+def end_clocks(case_ids: list[int], now: datetime, outcome: str) -> None:
+    """End the open clocks of these cases at ``now`` with ``outcome``, and count the handling clocks
+    among them in the on-time tallies: one ``UPDATE … RETURNING`` what the tallies need (a read
+    and an update where the database cannot return rows from an UPDATE)."""
+    if not case_ids:
+        return
+    clocks = CaseDeadline.objects.filter(case_id__in=case_ids, outcome=DeadlineOutcome.OPEN)
+    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
+        tallies.record_clocks(list(clocks.values_list("stage", "area_code", "department_id")), now, outcome)
+        clocks.update(ended_at=now, outcome=outcome)
+        return
+    qn = connection.ops.quote_name
+    ended_at = CaseDeadline._meta.get_field("ended_at").get_db_prep_save(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {qn(CaseDeadline._meta.db_table)} SET ended_at = %s, outcome = %s "  # noqa: S608
+            f"WHERE outcome = %s AND case_id IN ({', '.join(['%s'] * len(case_ids))}) "
+            "RETURNING stage, area_code, department_id",
+            [ended_at, outcome, DeadlineOutcome.OPEN, *case_ids],
+        )
+        tallies.record_clocks(cursor.fetchall(), now, outcome)
 
 
 def end_deadline_fields(case: Case) -> list[str]:

@@ -311,3 +311,25 @@ def test_closed_case_has_no_clock_and_the_history_keeps_outcomes(people, units, 
     case = services.case_close(case=case, actor=people["community"])
     assert case.due_at is None and case.light == Light.NONE
     assert not CaseDeadline.objects.filter(case=case, outcome="open").exists()
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "read-then-update"])
+def test_ending_clocks_counts_the_handling_ones_either_way(people, units, report, monkeypatch, returning):
+    """``end_clocks`` ends the open clocks with their outcome and counts the handling ones in the
+    unit tallies, by ``UPDATE … RETURNING`` or, where the database cannot, a read and an update."""
+    from django.db import connection
+
+    from civicgrid.cases.models import CaseDeadline, UnitTally
+
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", returning)
+    handling = report(channel="grid_worker", actor=people["grid_worker"])
+    services.case_dispatch(case=handling, actor=people["community"], department=units["D450403-01"])
+    waiting = report()  # its open clock is the recording stage's: not counted
+    now = timezone.now()
+    late_before = sum(UnitTally.objects.filter(measure="late").values_list("n", flat=True))
+    deadlines.end_clocks([handling.pk, waiting.pk], now, "late")
+    ended = CaseDeadline.objects.filter(case__in=[handling, waiting], ended_at=now)
+    assert sorted(ended.values_list("stage", "outcome")) == [(Stage.HANDLE, "late"), (Stage.RECORD, "late")]
+    assert not CaseDeadline.objects.filter(case__in=[handling, waiting], outcome="open").exists()
+    assert sum(UnitTally.objects.filter(measure="late").values_list("n", flat=True)) == late_before + 1
+    deadlines.end_clocks([], now, "late")  # nothing to end

@@ -16,11 +16,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def case(wuzhou):
+    seed_rules()
+    return _report()
+
+
+def _report():
+    """An Open311 report of 0102 in the home grid, as the intake takes it."""
     from civicgrid.areas.models import Area
     from civicgrid.cases import services
     from civicgrid.cases.models import Category
 
-    seed_rules()
     grid = Area.objects.get(code=HOME["grid"])
     made, _ = services.case_report(
         actor=None,
@@ -169,22 +174,8 @@ def test_the_intake_statement_is_parsed_once_by_psycopg(case, monkeypatch):
         pytest.skip("psycopg's cache")
     from psycopg import _queries
 
-    from civicgrid.cases import services
-    from civicgrid.cases.models import Category
-
-    def report():
-        services.case_report(
-            actor=None,
-            category=Category.objects.get(kind="event", code="0102"),
-            description="路边垃圾",
-            channel="open311",
-            lat=case.lat,
-            lng=case.lng,
-        )
-
-    report()
     parsed = []
     uncached = _queries._query2pg_client_nocache
     monkeypatch.setattr(_queries, "_query2pg_client_nocache", lambda *a: parsed.append(a) or uncached(*a))
-    report()
+    _report()  # the fixture's report was the first
     assert parsed == []
