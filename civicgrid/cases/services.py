@@ -1205,7 +1205,11 @@ def _escalate_overdue(ids: list[int], now) -> int:
     in bulk."""
     if not ids:
         return 0
-    cases = list(Case.objects.filter(pk__in=ids).select_related("category").only(*_ESCALATION_READS))
+    cases = list(Case.objects.filter(pk__in=ids).only(*_ESCALATION_READS))
+    # The few categories once each, not joined onto every case (a category instance per case).
+    categories = Category.objects.in_bulk({c.category_id for c in cases})
+    for case in cases:
+        case.category = categories[case.category_id]
     reason = str(_("Overdue: escalated automatically"))
     befores = {c.pk: {f: getattr(c, f) for f in _ESCALATED_FIELDS} for c in cases}
     delta = tallies.Delta()
