@@ -142,12 +142,11 @@ def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[
     opts = model._meta
     now = timezone.now()
     db = _this_connection()
-    fields, plain = _object_columns(model)
-    stamped = [f for f in fields if _is_stamp(f)]
+    fields, plain, stamped = _object_columns(model)
     # Per column: the timestamp's database value (the same for every row, prepared once), or whether
     # the field passes str, int, bool and None through unchanged.
     columns = [
-        (field, field.get_db_prep_save(now, db) if _is_stamp(field) else None, is_plain)
+        (field, field.get_db_prep_save(now, db) if field in stamped else None, is_plain)
         for field, is_plain in zip(fields, plain, strict=True)
     ]
     rows = []
@@ -175,11 +174,11 @@ def _is_stamp(field) -> bool:
 
 
 @functools.cache
-def _object_columns(model) -> tuple[list, list[bool]]:
-    """``object_rows``' columns of ``model`` (worked out once): its fields, and whether each passes
-    str, int, bool and None through unprepared."""
+def _object_columns(model) -> tuple[list, list[bool], list]:
+    """``object_rows``' columns of ``model`` (worked out once): its fields, whether each passes
+    str, int, bool and None through unprepared, and its ``auto_now`` timestamps."""
     fields = list(model._meta.concrete_fields)
-    return fields, [type(f).__name__ in PLAIN_FIELDS for f in fields]
+    return fields, [type(f).__name__ in PLAIN_FIELDS for f in fields], [f for f in fields if _is_stamp(f)]
 
 
 #: From this many rows PostgreSQL gets them by COPY; fewer (one change-log row) by INSERT.
@@ -300,7 +299,7 @@ def _value_columns(model, vendor: str) -> tuple[tuple, ...]:
             continue
         if _is_stamp(field):
             default = _NOW
-        elif callable(field.default) and field.default not in (dict, list):
+        elif field.has_default() and callable(field.default) and field.default not in (dict, list):
             default = _FRESH  # a fresh value per row (a token, a uuid, the time)
         else:
             default = field.get_db_prep_save(field.get_default(), db)
@@ -364,8 +363,16 @@ def insert_select(model, source, pks: list, *, columns: dict[str, str], values: 
     if not pks:
         return 0
     qn = connection.ops.quote_name
-    names, [prepared] = value_rows(model, [values])
     copied = {model._meta.get_field(f).column: source._meta.get_field(s).column for f, s in columns.items()}
+    # A default made per row (a token, a uuid) would be made once here and repeated on every row.
+    fresh = [
+        field.name
+        for keys, default, field, _plain in _value_columns(model, connection.vendor)
+        if default is _FRESH and field.column not in copied and not set(keys) & set(values)
+    ]
+    if fresh:
+        raise TypeError(f"insert_select needs a value or a source column for {model.__name__}.{fresh[0]}")
+    names, [prepared] = value_rows(model, [values])
     select, params = [], []
     for name, value in zip(names, prepared, strict=True):
         if name in copied:

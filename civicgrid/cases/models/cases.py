@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 from civicgrid.core import scope
 from civicgrid.core.fields import EncryptedTextField
 from civicgrid.core.models import BaseModel, ScopedModel
-from civicgrid.core.models.base import ScopedManager, ScopedQuerySet
+from civicgrid.core.models.base import ScopedManager, ScopedQuerySet, area_field, created_by_field
 from civicgrid.core.scope import scope_indexes
 
 from ..choices import (
@@ -116,18 +116,8 @@ class Case(ScopedModel):
     # (the scope indexes read area_code) or by creator (the reporter, indexed below), and each
     # index is one more entry for every report written and every case the sweep escalates. Only
     # deleting an area or a user (refused while cases point to it) scans the table to find out.
-    area = models.ForeignKey(
-        "areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("created by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    area = area_field(db_index=False)
+    created_by = created_by_field(db_index=False)
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), validators=[MaxLengthValidator(DESCRIPTION_MAX)])
     # The foreign keys whose column leads a composite index below have no index of their own:

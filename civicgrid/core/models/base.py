@@ -65,20 +65,34 @@ class ScopedManager(models.Manager.from_queryset(ScopedQuerySet)):
     pass
 
 
-class ScopedModel(BaseModel):
-    """A record that belongs to a place: its area and the area's denormalised hierarchical code."""
+def area_field(**options) -> models.ForeignKey:
+    """A scoped record's area (``options`` adjust it: a model that never reads by the area id
+    overrides ``area`` with ``area_field(db_index=False)``)."""
+    return models.ForeignKey(
+        "areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+", **options
+    )
 
-    area = models.ForeignKey("areas.Area", verbose_name=_("area"), on_delete=models.PROTECT, related_name="+")
-    #: Indexed by each concrete model's ``Meta.indexes = scope_indexes(...)`` (a system check insists).
-    area_code = AreaCodeField(_("area code"), max_length=24, editable=False)
-    created_by = models.ForeignKey(
+
+def created_by_field(**options) -> models.ForeignKey:
+    """Who created a scoped record (``options`` adjust it, as ``area_field``'s do)."""
+    return models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        **options,
     )
+
+
+class ScopedModel(BaseModel):
+    """A record that belongs to a place: its area and the area's denormalised hierarchical code."""
+
+    area = area_field()
+    #: Indexed by each concrete model's ``Meta.indexes = scope_indexes(...)`` (a system check insists).
+    area_code = AreaCodeField(_("area code"), max_length=24, editable=False)
+    created_by = created_by_field()
 
     scope_field = "area_code"
     owner_field: str | None = "created_by"

@@ -95,6 +95,9 @@ def test_insert_select_copies_columns_from_the_source_rows_and_fills_the_rest(ca
     assert (mine.note, mine.is_public, mine.data, mine.actor_id) == ("督办 <b>", False, {}, None)
     assert mine.created_at is not None and mine.updated_at is not None
     assert bulk.insert_select(CaseEvent, Case, [], columns={"case": "id"}, values={}) == 0
+    # A default made per row (a case's report time) is refused rather than repeated on every row.
+    with pytest.raises(TypeError, match="reported_at"), transaction.atomic():
+        bulk.insert_select(Case, Case, [case.pk], columns={"area": "area", "category": "category"}, values={})
 
 
 def test_insert_values_refuses_an_unknown_field(case):
