@@ -21,6 +21,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from civicgrid.core import bulk
 from civicgrid.core.workcalendar import get_calendar
 
 from . import tallies
@@ -104,19 +105,19 @@ def end_clocks(case_ids: list[int], now: datetime, outcome: str) -> None:
     and an update where the database cannot return rows from an UPDATE)."""
     if not case_ids:
         return
-    clocks = CaseDeadline.objects.filter(case_id__in=case_ids, outcome=DeadlineOutcome.OPEN)
+    clocks = CaseDeadline.objects.filter(case_id__any=case_ids, outcome=DeadlineOutcome.OPEN)
     if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
         tallies.record_clocks(list(clocks.values_list("stage", "area_code", "department_id")), now, outcome)
         clocks.update(ended_at=now, outcome=outcome)
         return
     qn = connection.ops.quote_name
     ended_at = CaseDeadline._meta.get_field("ended_at").get_db_prep_save(now, connection)
+    among, ids = bulk.any_sql("case_id", case_ids, CaseDeadline._meta.get_field("case"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {qn(CaseDeadline._meta.db_table)} SET ended_at = %s, outcome = %s "  # noqa: S608
-            f"WHERE outcome = %s AND case_id IN ({', '.join(['%s'] * len(case_ids))}) "
-            "RETURNING stage, area_code, department_id",
-            [ended_at, outcome, DeadlineOutcome.OPEN, *case_ids],
+            f"WHERE outcome = %s AND {among} RETURNING stage, area_code, department_id",
+            [ended_at, outcome, DeadlineOutcome.OPEN, *ids],
         )
         tallies.record_clocks(cursor.fetchall(), now, outcome)
 

@@ -1041,13 +1041,13 @@ def deadline_warn(ids: list[int], *, now) -> int:
     for the batch)."""
     rows = list(
         Case.objects.select_for_update()
-        .filter(pk__in=ids, warned_at__isnull=True, warn_at__lte=now)
+        .filter(pk__any=ids, warned_at__isnull=True, warn_at__lte=now)
         .values(*_SWEPT)
     )
     if not rows:
         return 0
     pks = [r["pk"] for r in rows]
-    Case.objects.filter(pk__in=pks).update(warned_at=now, version=F("version") + 1)
+    Case.objects.filter(pk__any=pks).update(warned_at=now, version=F("version") + 1)
     _mark_events(pks, EventKind.WARNED)
     log_changes(
         (
@@ -1079,7 +1079,7 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     once, that it is overdue. ``done["warned"]`` counts those."""
     rows = list(
         Case.objects.select_for_update()
-        .filter(pk__in=ids, overdue_at__isnull=True, due_at__lte=now)
+        .filter(pk__any=ids, overdue_at__isnull=True, due_at__lte=now)
         .values(*_SWEPT, "overdue_action", "level", "supervision_count", "warned_at")
     )
     done = {OverdueAction.WARN: 0, OverdueAction.SUPERVISE: 0, OverdueAction.ESCALATE: 0, "warned": 0}
@@ -1100,14 +1100,14 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     supervised = {r["pk"] for r in supervise}
     warn = [r for r in rest if r["overdue_action"] == OverdueAction.WARN]
     if supervise:
-        Case.objects.filter(pk__in=supervised).update(
+        Case.objects.filter(pk__any=supervised).update(
             overdue_at=now,
             warned_at=warned_at,
             supervision_count=F("supervision_count") + 1,
             version=F("version") + 1,
         )
     if warn:
-        Case.objects.filter(pk__in=[r["pk"] for r in warn]).update(
+        Case.objects.filter(pk__any=[r["pk"] for r in warn]).update(
             overdue_at=now, warned_at=warned_at, version=F("version") + 1
         )
     _mark_events([r["pk"] for r in unwarned], EventKind.WARNED)
@@ -1189,12 +1189,10 @@ def _drop_assisting_units(ids: list[int]) -> None:
     the ORM each link would be read first for the delete signals)."""
     through = Case.assisting_departments.through
     qn = connection.ops.quote_name
+    field = through._meta.get_field("case")
+    among, params = bulk.any_sql(qn(field.column), ids, field)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {qn(through._meta.db_table)} "  # noqa: S608
-            f"WHERE {qn(through._meta.get_field('case').column)} IN ({', '.join(['%s'] * len(ids))})",
-            ids,
-        )
+        cursor.execute(f"DELETE FROM {qn(through._meta.db_table)} WHERE {among}", params)  # noqa: S608
 
 
 def _escalate_overdue(ids: list[int], now) -> int:
@@ -1205,7 +1203,7 @@ def _escalate_overdue(ids: list[int], now) -> int:
     in bulk."""
     if not ids:
         return 0
-    cases = list(Case.objects.filter(pk__in=ids).only(*_ESCALATION_READS))
+    cases = list(Case.objects.filter(pk__any=ids).only(*_ESCALATION_READS))
     # The few categories once each, not joined onto every case (a category instance per case).
     categories = Category.objects.in_bulk({c.category_id for c in cases})
     for case in cases:
@@ -1243,7 +1241,7 @@ def _escalate_overdue(ids: list[int], now) -> int:
             }
         )
     for (level, stage, warn_at, due_at, action), pks in groups.items():
-        Case.objects.filter(pk__in=pks).update(
+        Case.objects.filter(pk__any=pks).update(
             level=level,
             escalation_count=F("escalation_count") + 1,
             status=Status.RECORDED,

@@ -106,18 +106,27 @@ class Delta:
 
 
 def _upsert(model, keys: list[str], sums: list[str], rows: list[tuple]) -> tuple[str, list]:
-    """One ``INSERT … VALUES (…), (…) ON CONFLICT (keys) DO UPDATE`` adding each new row's ``sums``
-    to the stored ones (the same statement on SQLite and PostgreSQL); the SQL and its parameters.
+    """One ``INSERT … ON CONFLICT (keys) DO UPDATE`` adding each new row's ``sums`` to the stored
+    ones; the SQL and its parameters. The rows are ``VALUES (…), (…)``, on PostgreSQL one array per
+    column (``unnest``): the statement then reads the same for any number of rows, so neither
+    psycopg nor the server parses thousands of placeholders again for each batch of the sweep.
     Names come from the model, never from input; values are parameters."""
     table = model._meta.db_table
     columns = [*keys, *sums]
-    one = f"({', '.join(['%s'] * len(columns))})"
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+    if connection.vendor == "postgresql":
+        types = [model._meta.get_field(c).cast_db_type(connection) for c in columns]
+        source = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"  # noqa: S608
+        params = [list(column) for column in zip(*rows, strict=True)]
+    else:
+        one = f"({', '.join(['%s'] * len(columns))})"
+        source = f"VALUES {', '.join([one] * len(rows))}"
+        params = [value for row in rows for value in row]
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608
+        f"INSERT INTO {table} ({', '.join(columns)}) {source} "  # noqa: S608
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
     )
-    return sql, [value for row in rows for value in row]
+    return sql, params
 
 
 def facts(case: Case) -> tuple:

@@ -8,11 +8,15 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from django.db.models import Field, ForeignObject
+
         from . import (
             signals,  # noqa: F401  (change logging is a cross-cutting concern)
             tasks,  # noqa: F401  (registers periodic tasks with Huey)
             workcalendar,  # noqa: F401  (drops the cached calendar when its tables change)
         )
-        from .bulk import cache_long_statements
+        from .bulk import AnyOf, cache_long_statements
 
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # its lookups are its own, not Field's
         cache_long_statements()

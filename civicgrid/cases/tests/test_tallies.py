@@ -90,3 +90,26 @@ def test_command_checks_and_rebuilds(history, capsys):
     call_command("cases_tallies", "--rebuild")
     call_command("cases_tallies", "--check")
     assert "agree" in capsys.readouterr().out
+
+
+def test_upserts_add_to_the_stored_rows_whatever_the_text():
+    """The upsert takes any text as a key (on PostgreSQL the rows go as one array per column) and
+    adds to the row already stored; its statement reads the same for any number of rows there."""
+    month = date(2026, 11, 1)
+    odd = ["a,b", 'say "hi"', "{x}", "back\\slash", "NULL", "", "社情民意"]
+    for sign in (1, 1, -1, 1):
+        delta = tallies.Delta()
+        for value in odd:
+            delta.cases[(month, "450403001001", "status", value)] += sign
+        delta.unit((month, "450403001001", 7, tallies.RATED), sign, 5)
+        delta.apply()
+    stored = dict(CaseTally.objects.filter(month=month).values_list("value", "n"))
+    assert stored == dict.fromkeys(odd, 2)
+    unit = UnitTally.objects.get(month=month, department_id=7, measure=tallies.RATED)
+    assert (unit.n, unit.total, unit.good, unit.praise) == (2, 10, 2, 2)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        one = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [(month, "4504", "status", "x", 1)])
+        many = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [(month, "4504", "status", "x", 1)] * 3)
+        assert one[0] == many[0] and len(one[1]) == len(many[1]) == 5

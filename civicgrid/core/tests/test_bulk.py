@@ -182,3 +182,41 @@ def test_the_intake_statement_is_parsed_once_by_psycopg(case, monkeypatch):
     monkeypatch.setattr(_queries, "_query2pg_client_nocache", lambda *a: parsed.append(a) or uncached(*a))
     _report()  # the fixture's report was the first
     assert parsed == []
+
+
+def test_any_lookup_selects_as_in_does(case):
+    """``__any`` finds what ``__in`` finds (None ignored, an empty list finds nothing), on a primary
+    key and through a foreign key; on PostgreSQL the ids are one array parameter, so the statement
+    reads the same for any number of them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.cases.models import Case
+
+    other = _report()
+    ids = [case.pk, other.pk, None, 10**12]
+    assert set(Case.objects.filter(pk__any=ids)) == {case, other}
+    assert list(Case.objects.filter(pk__any=[])) == []
+    assert list(Case.objects.filter(pk__any=[None])) == []
+    events = CaseEvent.objects.filter(case__any=[other.pk]).order_by("id")
+    assert list(events) == list(CaseEvent.objects.filter(case__in=[other.pk]).order_by("id"))
+    assert Case.objects.filter(pk__any=Case.objects.filter(pk=case.pk).values("pk")).get() == case
+    if connection.vendor == "postgresql":
+        with CaptureQueriesContext(connection) as queries:
+            list(Case.objects.filter(pk__any=[case.pk]).values_list("pk"))
+            list(Case.objects.filter(pk__any=list(range(1, 2000))).values_list("pk"))
+        texts = [q["sql"].split(" = ANY(")[0] for q in queries.captured_queries]
+        assert texts[0] == texts[1] and all("= ANY(" in q["sql"] for q in queries.captured_queries)
+
+
+def test_any_sql_for_hand_written_statements(case):
+    from django.db import connection
+
+    from civicgrid.cases.models import Case
+
+    other = _report()
+    qn = connection.ops.quote_name
+    among, params = bulk.any_sql(qn("id"), [other.pk, case.pk, 10**12], Case._meta.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {qn(Case._meta.db_table)} WHERE {among} ORDER BY id", params)  # noqa: S608
+        assert [r[0] for r in cursor.fetchall()] == sorted([case.pk, other.pk])
