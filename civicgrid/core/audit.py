@@ -148,7 +148,9 @@ def changelog_rows(
     ip = fields[4].get_db_prep_save(ctx.ip, connection)
     user_id, username = (user.pk, user.get_username()) if user else (None, "")
     content_types: dict[type, int] = {}
-    adapt = connection.ops.adapt_json_value
+    # The snapshots as JSON text, by one encoder (``json.dumps(cls=…)``, which psycopg's and the
+    # databases' JSON adapters call, builds an encoder per value); the column parses the text.
+    encode = _ENCODER.encode
     rows = []
     for instance, action, before, after in entries:
         model = instance.model if isinstance(instance, Ref) else type(instance)
@@ -165,8 +167,8 @@ def changelog_rows(
                 content_types[model],
                 str(instance.pk),
                 str(instance)[:200],
-                None if before is None else adapt(before, DjangoJSONEncoder),
-                None if after is None else adapt(after, DjangoJSONEncoder),
+                None if before is None else encode(before),
+                None if after is None else encode(after),
             )
         )
     return ChangeLog._meta.db_table, [f.column for f in fields], rows

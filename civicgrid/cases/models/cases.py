@@ -299,7 +299,8 @@ class Case(ScopedModel):
         """The number of case ``pk`` reported at ``reported_at``: its date in the platform's time zone
         (``TIME_ZONE``, not the zone active for a request, so a case keeps its number)."""
         when = timezone.localtime(reported_at or timezone.now(), timezone.get_default_timezone())
-        return f"{when:%Y%m%d}{pk or 0:08d}"
+        # Not ``f"{when:%Y%m%d}"``: strftime is the slower part of the sweep's thousands of numbers.
+        return f"{when.year:04d}{when.month:02d}{when.day:02d}{pk or 0:08d}"
 
     @property
     def is_open(self) -> bool:
