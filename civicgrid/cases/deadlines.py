@@ -112,7 +112,8 @@ def end_clocks(case_ids: list[int], now: datetime, outcome: str) -> None:
         return
     qn = connection.ops.quote_name
     ended_at = CaseDeadline._meta.get_field("ended_at").get_db_prep_save(now, connection)
-    among, ids = bulk.any_sql("case_id", case_ids, CaseDeadline._meta.get_field("case"))
+    field = CaseDeadline._meta.get_field("case")
+    among, ids = bulk.any_sql(qn(field.column), case_ids, field)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {qn(CaseDeadline._meta.db_table)} SET ended_at = %s, outcome = %s "  # noqa: S608

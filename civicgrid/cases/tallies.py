@@ -30,6 +30,7 @@ a period's first and last month that are not a whole month from the cases themse
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from datetime import date, datetime
 
@@ -111,22 +112,30 @@ def _upsert(model, keys: list[str], sums: list[str], rows: list[tuple]) -> tuple
     column (``unnest``): the statement then reads the same for any number of rows, so neither
     psycopg nor the server parses thousands of placeholders again for each batch of the sweep.
     Names come from the model, never from input; values are parameters."""
+    if connection.vendor == "postgresql":
+        sql = _upsert_text(model, tuple(keys), tuple(sums), "postgresql", 0)
+        return sql, [list(column) for column in zip(*rows, strict=True)]
+    sql = _upsert_text(model, tuple(keys), tuple(sums), connection.vendor, len(rows))
+    return sql, [value for row in rows for value in row]
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_text(model, keys: tuple, sums: tuple, vendor: str, count: int) -> str:
+    """``_upsert``'s statement (the same few recur on every report): ``count`` rows of ``VALUES``,
+    or on PostgreSQL (``count`` 0) the arrays of the columns' types."""
     table = model._meta.db_table
     columns = [*keys, *sums]
-    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
-    if connection.vendor == "postgresql":
+    if vendor == "postgresql":
         types = [model._meta.get_field(c).cast_db_type(connection) for c in columns]
         source = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"  # noqa: S608
-        params = [list(column) for column in zip(*rows, strict=True)]
     else:
         one = f"({', '.join(['%s'] * len(columns))})"
-        source = f"VALUES {', '.join([one] * len(rows))}"
-        params = [value for row in rows for value in row]
-    sql = (
+        source = f"VALUES {', '.join([one] * count)}"
+    added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+    return (
         f"INSERT INTO {table} ({', '.join(columns)}) {source} "  # noqa: S608
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
     )
-    return sql, params
 
 
 def facts(case: Case) -> tuple:
