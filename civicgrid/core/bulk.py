@@ -419,13 +419,21 @@ class AnyOf(In):
     the same for any number of values: psycopg splits it into parts once (it re-parses every
     statement of over ``PSYCOPG_CACHE_PARAMS`` parameters, with a regular expression, each time),
     Django prepares no placeholder per value, and the server parses one literal instead of a list
-    of a thousand. Elsewhere it is ``__in``. Registered on every field (``CoreConfig.ready``)."""
+    of a thousand. Elsewhere it is ``__in``. Registered on every field (``CoreConfig.ready``).
+
+    Given a subquery, PostgreSQL gets ``field = ANY(ARRAY(subquery))``: the subquery runs once,
+    first, and its values are an index condition like a list's. Beside another condition in an OR
+    (the cases of a unit: its own, or those it assists) both sides are then index scans whose rows
+    are merged (a BitmapOr), where ``IN (subquery)`` would be a filter tried on every row of a walk
+    through the whole table. Meant for subqueries of a few thousand values at most."""
 
     lookup_name = "any"
 
     def as_postgresql(self, compiler, connection):
         if not self.rhs_is_direct_value():
-            return super().as_sql(compiler, connection)
+            lhs, lhs_params = self.process_lhs(compiler, connection)
+            rhs, rhs_params = self.process_rhs(compiler, connection)
+            return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
         field = self.lhs.output_field
         values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs if v is not None]
         if not values:

@@ -55,8 +55,11 @@ class CaseQuerySet(ScopedQuerySet):
         units = unit_ids(user) if action in UNIT_ACTIONS else []
         if units:
             through = Case.assisting_departments.through
+            # ``__any``, not ``__in``: on PostgreSQL both sides of the OR are then read from indexes
+            # (the unit's cases from cases_case_unit, the assisted ones by id), instead of a walk of
+            # the whole table by id testing each row against the assisted cases.
             unit_q = Q(department_id__in=units) | Q(
-                pk__in=through.objects.filter(department_id__in=units).values("case_id")
+                pk__any=through.objects.filter(department_id__in=units).values("case_id")
             )
             q = unit_q if q is None else q | unit_q
         if q is None:

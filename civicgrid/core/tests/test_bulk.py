@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from civicgrid.cases.choices import EventKind
 from civicgrid.cases.models import CaseEvent
@@ -201,7 +202,17 @@ def test_any_lookup_selects_as_in_does(case):
     events = CaseEvent.objects.filter(case__any=[other.pk]).order_by("id")
     assert list(events) == list(CaseEvent.objects.filter(case__in=[other.pk]).order_by("id"))
     assert Case.objects.filter(pk__any=Case.objects.filter(pk=case.pk).values("pk")).get() == case
+    # A subquery beside another condition in an OR, one that finds nothing, and one with a NULL.
+    either = Q(pk=other.pk) | Q(pk__any=Case.objects.filter(pk=case.pk).values("pk"))
+    assert set(Case.objects.filter(either)) == {case, other}
+    assert list(Case.objects.filter(pk__any=Case.objects.filter(pk=-1).values("pk"))) == []
+    events = CaseEvent.objects.filter(case__any=CaseEvent.objects.filter(case=other).values("case_id"))
+    assert set(events.values_list("case_id", flat=True)) == {other.pk}
+    assert list(Case.objects.filter(duplicate_of__any=Case.objects.values("duplicate_of"))) == []
     if connection.vendor == "postgresql":
+        with CaptureQueriesContext(connection) as queries:
+            list(Case.objects.filter(either).values_list("pk"))
+        assert "= ANY(ARRAY(SELECT" in queries.captured_queries[0]["sql"]
         with CaptureQueriesContext(connection) as queries:
             list(Case.objects.filter(pk__any=[case.pk]).values_list("pk"))
             list(Case.objects.filter(pk__any=list(range(1, 2000))).values_list("pk"))
