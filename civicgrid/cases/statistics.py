@@ -20,8 +20,9 @@ city official), the period's whole calendar months come from the monthly tallies
 (``civicgrid.cases.tallies``, kept in step by the services): a district's year is a few thousand
 tally rows instead of a few hundred thousand cases. The partial first and last months of a period,
 and every period of a community or grid, or of a reader with a narrower scope, are counted from the
-cases themselves, as below. Open cases by light and running clocks overdue now are always read from
-the few open cases (they change by the minute).
+cases themselves, as below; a partial month longer than half its month as the month's tally less
+the days it leaves out (``plan_reads``). Open cases by light and running clocks overdue now are
+always read from the few open cases (they change by the minute).
 
 Counted from the cases, every figure comes from a grouped aggregate in SQL; Python only adds up the
 grouped rows (their number is bounded by categories × child areas × channels × statuses, not by
@@ -269,6 +270,28 @@ def split_months(period: Period) -> tuple[list[date], list[Period]]:
     return months, rest
 
 
+def plan_reads(period: Period) -> tuple[list[date], list[tuple[Period, int]]]:
+    """What to read for ``period`` when its whole months come from the tallies: those months, and
+    the parts to count from the cases, each with its sign. A partial month that covers more than
+    half of its month is read as the month's tally less the days it leaves out, which hold fewer
+    cases to count: a year from 2 November is November's tally less 1 November, not 29 days of
+    cases. The months are consecutive (only the period's first and last months can be partial)."""
+    months, rest = split_months(period)
+    parts: list[tuple[Period, int]] = []
+    for part in rest:
+        first = part.start.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        before = Period(first, part.start - timedelta(days=1))
+        after = Period(part.end + timedelta(days=1), last)
+        outside = [p for p in (before, after) if p.start <= p.end]
+        if (part.end - part.start).days + 1 > sum((p.end - p.start).days + 1 for p in outside):
+            months.append(first)
+            parts.extend((p, -1) for p in outside)
+        else:
+            parts.append((part, 1))
+    return sorted(months), parts
+
+
 def uses_tallies(user, area: Area | None) -> bool:
     """Whether the figures of ``area`` can come from the tallies: an area above the community (its
     children are communities or larger, the tallies' grain) that the reader sees whole."""
@@ -311,6 +334,16 @@ def tally_unit_rows(area: Area, months: list[date], length: int) -> list[dict]:
 
 
 # ---- putting it together ---------------------------------------------------------------------------
+
+
+def _signed(row: dict, sign: int) -> dict:
+    """A grouped row's counts and sums times ``sign`` (-1: days left out of a tallied month)."""
+    if sign == 1:
+        return row
+    return {k: -v if k in _SUMMED and v is not None else v for k, v in row.items()}
+
+
+_SUMMED = frozenset({"n", "total", "good", "praise"})
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
@@ -364,7 +397,7 @@ def case_statistics(
     now = now or timezone.now()
     children = child_areas(user, area)
     length = len(children[0].scope_code) if children else 0
-    months, live = split_months(period) if tallied and uses_tallies(user, area) else ([], [period])
+    months, live = plan_reads(period) if tallied and uses_tallies(user, area) else ([], [(period, 1)])
 
     by_leaf: dict[int, int] = defaultdict(int)
     by_channel: dict[str, int] = defaultdict(int)
@@ -381,11 +414,12 @@ def case_statistics(
             elif status == Status.CLOSED:
                 child["closed"] += n
 
-    for part in live:
+    for part, sign in live:
         for row in case_counts(reported_cases(user, area, part), length):
-            by_leaf[row["category_id"]] += row["n"]
-            by_channel[row["channel"]] += row["n"]
-            count_status(row, row["status"], row["n"])
+            n = sign * row["n"]
+            by_leaf[row["category_id"]] += n
+            by_channel[row["channel"]] += n
+            count_status(row, row["status"], n)
     if months:
         for row in tally_case_rows(area, months, length):
             if row["dimension"] == "category":
@@ -421,13 +455,13 @@ def case_statistics(
         for perf in targets(row):
             perf.reopened += row["n"]
 
-    for part in live:
+    for part, sign in live:
         for row in ended_clock_rows(user, area, part, length):
-            add_clocks(row, row["outcome"])
+            add_clocks(_signed(row, sign), row["outcome"])
         for row in rating_rows(user, area, part, length):
-            add_ratings(row)
+            add_ratings(_signed(row, sign))
         for row in reopen_rows(user, area, part, length):
-            add_reopened(row)
+            add_reopened(_signed(row, sign))
     if months:
         for row in tally_unit_rows(area, months, length):
             if row["measure"] == tallies.RATED:
@@ -439,6 +473,10 @@ def case_statistics(
     for row in overdue_clock_rows(user, area, period, length, now):
         add_clocks(row, "overdue")
 
+    # A month's tally less the days a period leaves out can leave a category or a unit at nothing:
+    # shown as when it had no cases in the period.
+    by_leaf = {pk: n for pk, n in by_leaf.items() if n}
+    units = {pk: perf for pk, perf in units.items() if perf != Performance()}
     categories = Category.objects.in_bulk(list(by_leaf))
     parent_ids = {c.parent_id for c in categories.values() if c.parent_id} - categories.keys()
     categories.update(Category.objects.in_bulk(parent_ids))

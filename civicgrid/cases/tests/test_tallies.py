@@ -4,7 +4,7 @@ rebuilds them."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from civicgrid.areas.models import Area
 from civicgrid.cases import deadlines, services, tallies
-from civicgrid.cases.models import Case, CaseTally, UnitTally
-from civicgrid.cases.statistics import Period, case_statistics, split_months, uses_tallies
+from civicgrid.cases.models import Case, CaseDeadline, CaseEvent, CaseTally, UnitTally
+from civicgrid.cases.statistics import Period, case_statistics, plan_reads, split_months, uses_tallies
 from civicgrid.cases.testing import STREET
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,51 @@ def test_split_months():
         [],
         [Period(date(2024, 2, 3), date(2024, 2, 29))],
     )
+
+
+def test_a_long_partial_month_is_its_tally_less_the_days_left_out():
+    year = Period(date(2025, 11, 2), date(2026, 11, 1))
+    months, parts = plan_reads(year)
+    assert months == [date(2025, 11, 1)] + [date(2025 + (m > 12), (m - 1) % 12 + 1, 1) for m in range(12, 23)]
+    assert parts == [
+        (Period(date(2025, 11, 1), date(2025, 11, 1)), -1),
+        (Period(date(2026, 11, 1), date(2026, 11, 1)), 1),
+    ]
+    # Inside one month: the month less both ends; half a month or less is counted as it is.
+    assert plan_reads(Period(date(2026, 2, 3), date(2026, 2, 26))) == (
+        [date(2026, 2, 1)],
+        [
+            (Period(date(2026, 2, 1), date(2026, 2, 2)), -1),
+            (Period(date(2026, 2, 27), date(2026, 2, 28)), -1),
+        ],
+    )
+    assert plan_reads(Period(date(2026, 4, 16), date(2026, 5, 15))) == (
+        [],
+        [(Period(date(2026, 4, 16), date(2026, 4, 30)), 1), (Period(date(2026, 5, 1), date(2026, 5, 15)), 1)],
+    )
+
+
+def test_statistics_less_the_days_left_out_equal_the_counted_ones(history, people):
+    """Cases, clocks, ratings and reopenings on the 1st of last month, and a period from the 2nd: that
+    month is its tally less the 1st, and nothing of the 1st may remain in the figures."""
+    area = Area.objects.get(code="450403")
+    user = people["dispatcher"]
+    first = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    noon = datetime.combine(first, time(12), tzinfo=timezone.get_current_timezone())
+    moved = [history[k].pk for k in ("a", "b", "d")]
+    Case.objects.filter(pk__in=moved).update(reported_at=noon, rated_at=noon)
+    CaseDeadline.objects.filter(case_id__in=moved, ended_at__isnull=False).update(ended_at=noon)
+    CaseEvent.objects.filter(case_id__in=moved).update(created_at=noon)
+    call_command("cases_tallies", "--rebuild")
+    period = Period(first + timedelta(days=1), timezone.localdate())
+    assert plan_reads(period)[1][0] == (Period(first, first), -1)
+    now = timezone.now()
+    tallied = case_statistics(user, area, period, now=now)
+    assert tallied == case_statistics(user, area, period, now=now, tallied=False)
+    whole = case_statistics(user, area, Period(first, timezone.localdate()), now=now)
+    assert whole["total"] == tallied["total"] + 3
+    assert whole["overall"]["satisfaction"]["ratings"] > tallied["overall"]["satisfaction"]["ratings"]
+    assert whole["overall"]["on_time"]["assessed"] > tallied["overall"]["on_time"]["assessed"]
 
 
 def test_every_step_keeps_the_tallies_equal_to_a_count(history, people, units):
