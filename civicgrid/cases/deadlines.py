@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -101,26 +102,43 @@ def end_deadline(case: Case, now: datetime, *, cancelled: bool = False) -> list[
 
 def end_clocks(case_ids: list[int], now: datetime, outcome: str) -> None:
     """End the open clocks of these cases at ``now`` with ``outcome``, and count the handling clocks
-    among them in the on-time tallies: one ``UPDATE … RETURNING`` what the tallies need (a read
-    and an update where the database cannot return rows from an UPDATE)."""
+    among them in the on-time tallies."""
     if not case_ids:
         return
+    delta = tallies.Delta()
+    send_end_clocks(case_ids, now, outcome)(delta)
+    delta.apply()
+
+
+def send_end_clocks(case_ids: list[int], now: datetime, outcome: str) -> Callable[[tallies.Delta], None]:
+    """``end_clocks`` in two steps, for a caller inside ``core.bulk.pipelined``: one ``UPDATE …
+    RETURNING`` what the tallies need is sent now, and the function returned reads its rows and
+    adds the handling clocks among them to a tallies delta. Called once the caller's other
+    statements are sent, it lets the server end the clocks meanwhile. (Where the database cannot
+    return rows from an UPDATE: a read and an update, both now.)"""
+    if not case_ids:
+        return lambda delta: None
     clocks = CaseDeadline.objects.filter(case_id__any=case_ids, outcome=DeadlineOutcome.OPEN)
     if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
-        tallies.record_clocks(list(clocks.values_list("stage", "area_code", "department_id")), now, outcome)
+        rows = list(clocks.values_list("stage", "area_code", "department_id"))
         clocks.update(ended_at=now, outcome=outcome)
-        return
+        return lambda delta: tallies.record_clocks(rows, now, outcome, delta)
     qn = connection.ops.quote_name
     ended_at = CaseDeadline._meta.get_field("ended_at").get_db_prep_save(now, connection)
     field = CaseDeadline._meta.get_field("case")
     among, ids = bulk.any_sql(qn(field.column), case_ids, field)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(CaseDeadline._meta.db_table)} SET ended_at = %s, outcome = %s "  # noqa: S608
-            f"WHERE outcome = %s AND {among} RETURNING stage, area_code, department_id",
-            [ended_at, outcome, DeadlineOutcome.OPEN, *ids],
-        )
-        tallies.record_clocks(cursor.fetchall(), now, outcome)
+    cursor = connection.cursor()
+    cursor.execute(
+        f"UPDATE {qn(CaseDeadline._meta.db_table)} SET ended_at = %s, outcome = %s "  # noqa: S608
+        f"WHERE outcome = %s AND {among} RETURNING stage, area_code, department_id",
+        [ended_at, outcome, DeadlineOutcome.OPEN, *ids],
+    )
+
+    def collect(delta: tallies.Delta) -> None:
+        with cursor:
+            tallies.record_clocks(cursor.fetchall(), now, outcome, delta)
+
+    return collect
 
 
 def end_deadline_fields(case: Case) -> list[str]:
@@ -239,8 +257,11 @@ def sweep(now: datetime | None = None) -> SweepResult:
     # Overdue first: a case past both times is warned and acted on in one step (one UPDATE, one
     # notice to its unit), as after an outage of the task queue.
     overdue = _due_ids("due_at", "overdue_at", since, now)
+    # Each batch's writes are sent without waiting for each (``bulk.pipelined``): the database
+    # writes while Python prepares the next rows. The block ends (and any error is raised) before
+    # the batch's transaction does.
     for start in range(0, len(overdue), SWEEP_BATCH):
-        with transaction.atomic():
+        with transaction.atomic(), bulk.pipelined():
             done = services.deadline_overdue(overdue[start : start + SWEEP_BATCH], now=now)
         result.warned += done["warned"]
         result.overdue += sum(done[action] for action in OverdueAction.values)
@@ -249,7 +270,7 @@ def sweep(now: datetime | None = None) -> SweepResult:
     # Only cases not due yet: the overdue pass warned those that are.
     warn = _due_ids("warn_at", "warned_at", since, now, due_at__gt=now)
     for start in range(0, len(warn), SWEEP_BATCH):
-        with transaction.atomic():
+        with transaction.atomic(), bulk.pipelined():
             result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)
     _mark_swept(now)
     return result

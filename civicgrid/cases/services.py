@@ -1023,9 +1023,9 @@ def _url_for_each(name: str):
     return template.format
 
 
-def _tell_units(rows: list[dict], kind: str, message: str) -> None:
-    """Tell each case's unit and dispatcher (one task for the batch); ``message`` has a %(title)s."""
-    members = _members_by_unit({r["department_id"] for r in rows})
+def _tell_units(rows: list[dict], members: dict[int, list[int]], kind: str, message: str) -> None:
+    """Tell each case's unit (``members``: from ``_members_by_unit``) and dispatcher (one task for
+    the batch); ``message`` has a %(title)s."""
     url = _url_for_each("cases:detail")
     notify_many(
         (
@@ -1038,7 +1038,8 @@ def _tell_units(rows: list[dict], kind: str, message: str) -> None:
 
 def deadline_warn(ids: list[int], *, now) -> int:
     """Mark the cases whose warning time passed and tell their unit and dispatcher (one statement
-    for the batch)."""
+    for the batch). The reads come first: the sweep sends the writes without waiting for each
+    (``core.bulk.pipelined``)."""
     rows = list(
         Case.objects.select_for_update()
         .filter(pk__any=ids, warned_at__isnull=True, warn_at__lte=now)
@@ -1046,6 +1047,7 @@ def deadline_warn(ids: list[int], *, now) -> int:
     )
     if not rows:
         return 0
+    members = _members_by_unit({r["department_id"] for r in rows})
     pks = [r["pk"] for r in rows]
     Case.objects.filter(pk__any=pks).update(warned_at=now, version=F("version") + 1)
     _mark_events(pks, EventKind.WARNED)
@@ -1058,7 +1060,7 @@ def deadline_warn(ids: list[int], *, now) -> int:
         )
         for r in rows
     )
-    _tell_units(rows, "case_warning", _("Deadline close: %(title)s"))
+    _tell_units(rows, members, "case_warning", _("Deadline close: %(title)s"))
     return len(rows)
 
 
@@ -1076,7 +1078,9 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     Warn-only and supervision are one statement per batch; escalation a few per batch. A case whose
     warning was never given (the task queue was down, or the stage was shorter than a sweep's
     interval) is marked warned in the same statement, with its "warned" event, and its unit is told
-    once, that it is overdue. ``done["warned"]`` counts those."""
+    once, that it is overdue. ``done["warned"]`` counts those. Everything the batch reads is read
+    first; then the writes, which the sweep sends without waiting for each
+    (``core.bulk.pipelined``) while the rows to write are prepared."""
     rows = list(
         Case.objects.select_for_update()
         .filter(pk__any=ids, overdue_at__isnull=True, due_at__lte=now)
@@ -1099,6 +1103,8 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     supervise = [r for r in rest if r["overdue_action"] != OverdueAction.WARN]
     supervised = {r["pk"] for r in supervise}
     warn = [r for r in rest if r["overdue_action"] == OverdueAction.WARN]
+    members = _members_by_unit({r["department_id"] for r in rows})
+    escalating = _escalation_reads([r["pk"] for r in escalate])
     if supervise:
         Case.objects.filter(pk__any=supervised).update(
             overdue_at=now,
@@ -1110,9 +1116,11 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
         Case.objects.filter(pk__any=[r["pk"] for r in warn]).update(
             overdue_at=now, warned_at=warned_at, version=F("version") + 1
         )
+    # The events of the marks before the escalation changes the rows they copy (status, unit).
     _mark_events([r["pk"] for r in unwarned], EventKind.WARNED)
     _mark_events(sorted(supervised), EventKind.SUPERVISED, note=str(_("Overdue: supervised automatically")))
     _mark_events([r["pk"] for r in warn], EventKind.OVERDUE)
+    done[OverdueAction.ESCALATE] = _escalate_overdue(escalating, now)
     log_changes(
         (
             _ref(r),
@@ -1134,10 +1142,9 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     )
     # Every overdue case's unit and dispatcher are told, the escalated ones' too (the case leaves
     # the unit; the reporter hears of the new level from the escalation).
-    _tell_units(rows, "case_overdue", _("Overdue: %(title)s"))
+    _tell_units(rows, members, "case_overdue", _("Overdue: %(title)s"))
     done[OverdueAction.SUPERVISE] = len(supervise)
     done[OverdueAction.WARN] = len(warn)
-    done[OverdueAction.ESCALATE] = _escalate_overdue([r["pk"] for r in escalate], now)
     done["warned"] = len(unwarned)
     return done
 
@@ -1195,27 +1202,39 @@ def _drop_assisting_units(ids: list[int]) -> None:
         cursor.execute(f"DELETE FROM {qn(through._meta.db_table)} WHERE {among}", params)  # noqa: S608
 
 
-def _escalate_overdue(ids: list[int], now) -> int:
-    """``_escalate`` for a batch of overdue cases (locked by the caller), in a few statements: the
-    running clocks end late, each case goes up a level with its new level's clock (cases that get
-    the same clock are updated together: one statement per level and policy), assisting units are
-    dropped, and the events, clocks, change-log rows and the reporters' notifications are written
-    in bulk."""
+def _escalation_reads(ids: list[int]) -> list[Case]:
+    """What ``_escalate_overdue`` reads of these cases (locked by the caller), read before any
+    write of the batch."""
     if not ids:
-        return 0
+        return []
     cases = list(Case.objects.filter(pk__any=ids).only(*_ESCALATION_READS))
     # The few categories once each, not joined onto every case (a category instance per case).
     categories = Category.objects.in_bulk({c.category_id for c in cases})
     for case in cases:
         case.category = categories[case.category_id]
+    return cases
+
+
+def _escalate_overdue(cases: list[Case], now) -> int:
+    """``_escalate`` for a batch of overdue cases (read by ``_escalation_reads``), in a few
+    statements: the running clocks end late, each case goes up a level with its new level's clock
+    (cases that get the same clock are updated together: one statement per level and policy),
+    assisting units are dropped, and the events, clocks, change-log rows and the reporters'
+    notifications are written in bulk. Nothing is read back but the ended clocks, last."""
+    if not cases:
+        return 0
+    ids = [c.pk for c in cases]
     reason = str(_("Overdue: escalated automatically"))
     befores = {c.pk: {f: getattr(c, f) for f in _ESCALATED_FIELDS} for c in cases}
     delta = tallies.Delta()
-    for outcome, late in ((DeadlineOutcome.LATE, True), (DeadlineOutcome.MET, False)):
-        ended = [
-            c.pk for c in cases if c.deadline_stage and (c.due_at is not None and now > c.due_at) is late
-        ]
-        deadlines.end_clocks(ended, now, outcome)
+    ended = [
+        deadlines.send_end_clocks(
+            [c.pk for c in cases if c.deadline_stage and (c.due_at is not None and now > c.due_at) is late],
+            now,
+            outcome,
+        )
+        for outcome, late in ((DeadlineOutcome.LATE, True), (DeadlineOutcome.MET, False))
+    ]
     groups: dict[tuple, list[int]] = {}
     clocks, events, memo = [], [], {}
     for case in cases:
@@ -1255,10 +1274,9 @@ def _escalate_overdue(ids: list[int], now) -> int:
             version=F("version") + 1,
             updated_at=now,
         )
-    delta.apply()
     _drop_assisting_units(ids)
-    bulk.insert_values(CaseDeadline, clocks)
-    bulk.insert_values(CaseEvent, events)
+    bulk.insert_values(CaseDeadline, clocks, ids=False)
+    bulk.insert_values(CaseEvent, events, ids=False)
     log_changes(
         (case, ChangeAction.UPDATE, befores[case.pk], {f: getattr(case, f) for f in _ESCALATED_FIELDS})
         for case in cases
@@ -1278,4 +1296,7 @@ def _escalate_overdue(ids: list[int], now) -> int:
         for case in cases
         if case.reporter_id
     )
+    for collect in ended:
+        collect(delta)
+    delta.apply()
     return len(cases)

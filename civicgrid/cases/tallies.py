@@ -188,15 +188,19 @@ def clock_key(ended_at: datetime, area_code: str, department_id: int | None, out
     return (month_of(ended_at), community_of(area_code), department_id or 0, outcome)
 
 
-def record_clocks(rows: list[tuple[str, str, int | None]], ended_at: datetime, outcome: str) -> None:
+def record_clocks(
+    rows: list[tuple[str, str, int | None]], ended_at: datetime, outcome: str, delta: Delta | None = None
+) -> None:
     """Handling clocks ended at ``ended_at`` with ``outcome``: ``(stage, area_code, department_id)``
-    of each (clocks of other stages are not tallied)."""
-    delta = Delta()
+    of each (clocks of other stages are not tallied). Added to ``delta`` (the caller applies it),
+    or written now."""
+    target = Delta() if delta is None else delta
     for stage, area_code, department_id in rows:
         key = clock_key(ended_at, area_code, department_id, outcome)
         if stage == Stage.HANDLE and key is not None:
-            delta.unit(key)
-    delta.apply()
+            target.unit(key)
+    if delta is None:
+        target.apply()
 
 
 def record_reopen(case: Case, at: datetime) -> None:

@@ -158,15 +158,18 @@ def test_warning_then_overdue_in_two_sweeps(people, units, report, django_captur
 
 
 def test_sweep_escalates_a_batch_like_one_escalation(
-    people, units, report, django_capture_on_commit_callbacks
+    people, units, report, django_capture_on_commit_callbacks, monkeypatch
 ):
     """Overdue cases whose policy escalates go up in bulk and leave what a manual escalation leaves:
-    the old clock ended late, the new level's clock, the event, the change log, the reporter told,
-    assisting units dropped; the statements do not grow with the number of cases."""
+    the old clock ended late, the new level's clock, the events in order, the change log, the
+    reporter told, assisting units dropped; the statements do not grow with the number of cases.
+    The rows go in as they do for a large batch (on PostgreSQL: arrays, the batch pipelined)."""
     from civicgrid.cases.models import CaseDeadline
+    from civicgrid.core import bulk
     from civicgrid.core.models.audit import ChangeLog
     from civicgrid.notify.models import Notification
 
+    monkeypatch.setattr(bulk, "COPY_FROM", 2)
     p = people
 
     def dispatched_cases(n):
@@ -201,6 +204,8 @@ def test_sweep_escalates_a_batch_like_one_escalation(
         clocks = list(CaseDeadline.objects.filter(case=case, stage=Stage.HANDLE).order_by("id"))
         assert [c.outcome for c in clocks] == ["late", "open"] and clocks[0].ended_at == far
         assert clocks[1].level == Level.STREET and clocks[1].due_at == case.due_at > far
+        kinds = list(case.events.order_by("id").values_list("kind", flat=True))
+        assert kinds[-2:] == [EventKind.WARNED, EventKind.ESCALATED]
         event = CaseEvent.objects.get(case=case, kind=EventKind.ESCALATED)
         assert (
             event.data == {"from": Level.COMMUNITY, "to": Level.STREET} and event.to_status == Status.RECORDED

@@ -121,6 +121,40 @@ def test_insert_values_many_rows_take_reserved_ids(case):
     assert later.pk > ids[-1]
 
 
+def test_pipelined_writes_go_in_as_sent_and_a_failed_one_rolls_back(case):
+    """Inside ``pipelined`` the writes are sent without waiting for each: many rows go in as arrays
+    (no COPY in that mode), JSON and addresses too; a read waits for the writes sent before it; a
+    write that fails raises Django's error by the end of the block, and the transaction rolls back."""
+    from django.db import connection
+
+    from civicgrid.cases.models import Case
+    from civicgrid.core.audit import log_changes
+    from civicgrid.core.models.audit import ChangeLog
+
+    n = bulk.COPY_FROM + 5
+    row = {
+        "case_id": case.pk,
+        "kind": EventKind.ESCALATED,
+        "note": "上报 <b>",
+        "data": {"from": "a", "to": "b"},
+    }
+    with transaction.atomic(), bulk.pipelined():
+        assert bulk.in_pipeline() is (connection.vendor == "postgresql")
+        assert bulk.insert_values(CaseEvent, [row] * n, ids=False) == []
+        log_changes([(case, "update", {"title": "旧", "at": case.reported_at}, {"title": "新"})] * n)
+        assert CaseEvent.objects.filter(kind=EventKind.ESCALATED).count() == n
+    events = CaseEvent.objects.filter(kind=EventKind.ESCALATED).order_by("id")
+    assert {(e.note, e.data["to"], e.is_public) for e in events} == {("上报 <b>", "b", True)}
+    logged = ChangeLog.objects.filter(object_id=str(case.pk), after__title="新")
+    assert logged.count() == n and logged.first().before["title"] == "旧"
+    assert not bulk.in_pipeline()
+    with pytest.raises(IntegrityError), transaction.atomic(), bulk.pipelined():
+        Case.objects.filter(pk=case.pk).update(title="改了")
+        bulk.insert_values(CaseEvent, [{**row, "kind": None}] * n, ids=False)
+    assert Case.objects.get(pk=case.pk).title != "改了"
+    assert CaseEvent.objects.filter(kind=EventKind.ESCALATED).count() == n
+
+
 def test_reserved_ids_are_never_given_again(case):
     """reserve_ids moves the table's counter (sequence, or SQLite's AUTOINCREMENT counter) past
     the block: the ORM's next insert and allocate_ids continue after it."""
