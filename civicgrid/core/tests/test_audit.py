@@ -193,6 +193,21 @@ class TestAuditPages:
         assert "审计可见" not in res.content.decode()
         assert client.get(reverse("audit_access")).status_code == 200
 
+    def test_the_change_log_filters_by_request(self, grid, client):
+        """A request's rows are found by its id (the index holds only rows written in a request);
+        an empty id filters nothing out and finds the rows written outside one too."""
+        with acting_as(None, request_id="req-filter-1"):
+            area_update(actor=None, area=grid, name="请求之内")
+        area_update(actor=None, area=grid, name="请求之外")
+        auditor = make_user("t_aud", "auditor")
+        api = api_client(auditor)
+        rows = api.get(reverse("api:changelog-list"), {"request_id": "req-filter-1"}).json()["results"]
+        assert [r["request_id"] for r in rows] == ["req-filter-1"]
+        assert "请求之内" in str(rows) and "请求之外" not in str(rows)
+        assert api.get(reverse("api:changelog-list"), {"request_id": "nothing"}).json()["results"] == []
+        everything = api.get(reverse("api:changelog-list"), {"request_id": ""}).json()["results"]
+        assert len(everything) >= 2
+
     def test_auditor_sees_nothing_else(self, grid, client):
         auditor = make_user("t_aud", "auditor")
         client.force_login(auditor)
