@@ -79,6 +79,31 @@ def test_statistics_less_the_days_left_out_equal_the_counted_ones(history, peopl
     assert whole["overall"]["on_time"]["assessed"] > tallied["overall"]["on_time"]["assessed"]
 
 
+def test_a_few_days_of_a_district_read_the_clocks_by_their_end(history, people):
+    """On SQLite, the clocks of a tallied month's edge are read by their end time (a day of the city's
+    clocks), not through the district's clocks of all time; the figures are the same either way."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from civicgrid.cases.statistics import ended_clock_rows
+
+    area = Area.objects.get(code="450403")
+    user = people["dispatcher"]
+    today = timezone.localdate()
+    few, many = Period(today, today), Period(today - timedelta(days=40), today)
+    with CaptureQueriesContext(connection) as queries:
+        rows = ended_clock_rows(user, area, few, 9)
+    assert rows and rows == ended_clock_rows(user, area, many, 9)
+    assert sum(r["n"] for r in rows) == sum(
+        r["n"] for r in ended_clock_rows(people["dispatcher"], Area.objects.get(code=STREET), few, 12)
+    )
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[-1]["sql"])
+            plan = " ".join(str(row) for row in cursor.fetchall())
+        assert "cases_dl_unit" in plan, plan
+
+
 def test_every_step_keeps_the_tallies_equal_to_a_count(history, people, units):
     """The history went through report, record, dispatch, handle, verify, close, rate, "not
     solved", reject, escalate; then the sweep escalates an overdue case in bulk."""
