@@ -431,10 +431,18 @@ class CaseDeadline(BaseModel):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["case", "id"], name="cases_dl_case"),
-            models.Index(fields=["stage", "ended_at", "department"], name="cases_dl_unit"),
+            # Both hold ended clocks only (what the statistics read): a running clock — one per
+            # report, one per escalation — writes no entry in them until it ends.
+            models.Index(
+                fields=["stage", "ended_at", "department"],
+                condition=Q(ended_at__isnull=False),
+                name="cases_dl_unit",
+            ),
             # On-time rates (statistics): every column the aggregate reads.
             models.Index(
-                fields=["stage", "area_code", "ended_at", "outcome", "department"], name="cases_dl_stats"
+                fields=["stage", "area_code", "ended_at", "outcome", "department"],
+                condition=Q(ended_at__isnull=False),
+                name="cases_dl_stats",
             ),
         ]
 

@@ -97,11 +97,16 @@ def test_a_few_days_of_a_district_read_the_clocks_by_their_end(history, people):
     assert sum(r["n"] for r in rows) == sum(
         r["n"] for r in ended_clock_rows(people["dispatcher"], Area.objects.get(code=STREET), few, 12)
     )
+    # A community's period of weeks reads its own range of the (partial) cases_dl_stats.
+    with CaptureQueriesContext(connection) as community:
+        ended_clock_rows(user, Area.objects.get(code="450403005001"), many, 15)
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[-1]["sql"])
-            plan = " ".join(str(row) for row in cursor.fetchall())
-        assert "cases_dl_unit" in plan, plan
+            plans = []
+            for captured in (queries, community):
+                cursor.execute("EXPLAIN QUERY PLAN " + captured.captured_queries[-1]["sql"])
+                plans.append(" ".join(str(row) for row in cursor.fetchall()))
+        assert "cases_dl_unit" in plans[0] and "cases_dl_stats" in plans[1], plans
 
 
 def test_every_step_keeps_the_tallies_equal_to_a_count(history, people, units):
