@@ -219,15 +219,16 @@ def insert_rows(table: str, columns: list[str], rows: list) -> None:
     trips). psycopg sends ``executemany`` as one statement per row, which made PostgreSQL imports
     several times slower than SQLite's; there, from ``COPY_FROM`` rows, they are streamed with
     ``COPY … FROM STDIN`` (psycopg's dumpers turn the prepared values — Jsonb, addresses, aware
-    datetimes — into its text format); fewer rows (one change-log row) go by INSERT."""
+    datetimes — into its text format); fewer rows (one change-log row) go by INSERT. Inside
+    ``pipelined``, which refuses COPY, they go as arrays (``_insert_arrays``)."""
     if not rows:
+        return
+    if len(rows) >= COPY_FROM and in_pipeline():
+        _insert_arrays(table, columns, rows)
         return
     qn = connection.ops.quote_name
     names = ", ".join(qn(c) for c in columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(rows) >= COPY_FROM and in_pipeline():
-            _insert_arrays(table, columns, rows)
-            return
         if connection.vendor == "postgresql" and len(rows) >= COPY_FROM:
             with cursor.copy(f"COPY {qn(table)} ({names}) FROM STDIN") as copy:
                 for row in rows:
@@ -416,7 +417,7 @@ def insert_select(model, source, pks: list, *, columns: dict[str, str], values: 
     the source row by the database, the other fields are ``values`` or their defaults, prepared as
     ``insert_values`` prepares them. The rows are written from rows the database holds, so no value
     goes to Python and back (the deadline sweep's events of the cases it marks). Returns the number
-    of rows inserted. Must run inside ``transaction.atomic``."""
+    of rows inserted (-1 inside ``pipelined``: not known yet). Must run inside ``transaction.atomic``."""
     if not pks:
         return 0
     qn = connection.ops.quote_name
