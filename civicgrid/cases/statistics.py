@@ -208,10 +208,8 @@ def ended_clock_rows(user, area: Area | None, period: Period, length: int) -> li
         and user.is_active
         and _covers(user, area)
     ):
-        code = Unindexed("area_code", output_field=CharField())
-        upper = scope.next_prefix(area.scope_code)
-        clocks = CaseDeadline.objects.filter(GreaterThanOrEqual(code, area.scope_code))
-        clocks = clocks.filter(LessThan(code, upper)) if upper else clocks
+        clocks = CaseDeadline.objects.alias(code=Unindexed("area_code", output_field=CharField()))
+        clocks = clocks.filter(scope.range_q("code", area.scope_code))
     else:
         clocks = _scoped(CaseDeadline, user, area, code_field="area_code", owner_field="case__reporter")
     ended = _ranged(
@@ -357,14 +355,15 @@ def tally_unit_rows(area: Area, months: list[date], length: int) -> list[dict]:
 # ---- putting it together ---------------------------------------------------------------------------
 
 
+#: The columns of a grouped row that add up (counts and sums), as opposed to its keys.
+_SUMMED = frozenset({"n", "total", "good", "praise"})
+
+
 def _signed(row: dict, sign: int) -> dict:
     """A grouped row's counts and sums times ``sign`` (-1: days left out of a tallied month)."""
     if sign == 1:
         return row
     return {k: -v if k in _SUMMED and v is not None else v for k, v in row.items()}
-
-
-_SUMMED = frozenset({"n", "total", "good", "praise"})
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
