@@ -65,6 +65,10 @@ def test_cases_benchmark_tiny(tmp_path):
     assert len(again) == 2 and all(r["passed"] for r in again)
     due = rows["deadline sweep, 1% due (30 of 3,000 cases)"]
     assert due["extra"]["warned"] == due["extra"]["overdue"] == 30
+    # The same sweep with every batch committed, on a copy of the database (then deleted).
+    committed = rows["deadline sweep, 1% due (30 of 3,000 cases), each batch committed"]
+    assert committed["n"] == 1 and committed["extra"]["warned"] == committed["extra"]["overdue"] == 30
+    assert not list(tmp_path.glob("*.sweep-copy*"))
     assert "nothing_due" in notes["plans"] and notes["plans"]["list/district"]["page"]
 
     # The second run reuses the dataset.
