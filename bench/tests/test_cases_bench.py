@@ -68,6 +68,9 @@ def test_cases_benchmark_tiny(tmp_path):
     # The same sweep with every batch committed, on a copy of the database (then deleted).
     committed = rows["deadline sweep, 1% due (30 of 3,000 cases), each batch committed"]
     assert committed["n"] == 1 and committed["extra"]["warned"] == committed["extra"]["overdue"] == 30
+    # Both processes warmed up (a sweep rolled back) before anything was timed.
+    assert notes["sweep"]["warm_up_s"] > 0
+    assert notes["sweep"]["runs"]["0.01 committed"][0]["warm_up_s"] > 0
     assert not list(tmp_path.glob("*.sweep-copy*"))
     assert "nothing_due" in notes["plans"] and notes["plans"]["list/district"]["page"]
 
