@@ -93,6 +93,8 @@ class Throughput:
     statuses: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
+    #: ``(before, after, answered)`` per round: what ``mark`` read at the counted window's edges.
+    marks: list[tuple] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
@@ -106,6 +108,7 @@ class Throughput:
         out.statuses = self.statuses + other.statuses
         out.errors = self.errors + other.errors
         out.latencies = self.latencies + other.latencies
+        out.marks = self.marks + other.marks
         return out
 
     def as_dict(self) -> dict:
@@ -121,10 +124,11 @@ class Throughput:
 
 
 async def throughput(
-    port: int, path: str, make_body, *, clients: int, seconds: float, warmup: float, headers=None
+    port: int, path: str, make_body, *, clients: int, seconds: float, warmup: float, headers=None, mark=None
 ) -> Throughput:
     """``clients`` closed-loop clients POST ``make_body(i)`` to ``path`` for ``warmup + seconds``;
-    requests that complete inside the last ``seconds`` are counted."""
+    requests that complete inside the last ``seconds`` are counted. ``mark()``, if given, is read
+    when the counted window opens and when it closes (``Throughput.marks``)."""
     result = Throughput(path, clients, seconds)
     counter = iter(range(10**9))
     start = time.perf_counter()
@@ -152,7 +156,15 @@ async def throughput(
         finally:
             await conn.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    async def marker() -> None:
+        await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
+        before = mark()
+        await asyncio.sleep(max(0.0, window[1] - time.perf_counter()))
+        edges.append((before, mark()))
+
+    edges: list[tuple] = []
+    await asyncio.gather(*(client() for _ in range(clients)), *([marker()] if mark else []))
+    result.marks = [(before, after, result.ok) for before, after in edges]
     return result
 
 

@@ -5,6 +5,7 @@ and the cases dataset in place; leaves the dataset as it found it (the reports m
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import signal
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bench.timing import Result, Stats
 
-from . import floor, scenarios
+from . import cpu, floor, scenarios
 from .server import THREADS, WORKERS, Server
 
 #: Target: the Open311 endpoint sustains at least this share of the floor's rate.
@@ -78,17 +79,18 @@ def _throughput(server, maker, plan: Plan, stamp: str) -> tuple[scenarios.Throug
         log(
             f"throughput {r + 1}/{ROUNDS}: floor, then Open311 ({plan.clients} clients, {per_round:.0f} s each)"  # noqa: E501
         )
+        mark = functools.partial(cpu.snapshot, server)
         got = scenarios.run_async(
             scenarios.throughput(
                 server.port, scenarios.FLOOR_PATH, maker.body,
-                clients=plan.clients, seconds=per_round, warmup=plan.warmup,
+                clients=plan.clients, seconds=per_round, warmup=plan.warmup, mark=mark,
             )
         )  # fmt: skip
         fl = got if fl is None else fl.merge(got)
         got = scenarios.run_async(
             scenarios.throughput(
                 server.port, scenarios.OPEN311_PATH, maker.body,
-                clients=plan.clients, seconds=per_round, warmup=plan.warmup,
+                clients=plan.clients, seconds=per_round, warmup=plan.warmup, mark=mark,
                 headers=lambda i, r=r: {"Idempotency-Key": f"tp-{stamp}-{r}-{i}"},
             )
         )  # fmt: skip
@@ -99,19 +101,28 @@ def _throughput(server, maker, plan: Plan, stamp: str) -> tuple[scenarios.Throug
 def _throughput_results(plan: Plan, fl, op, floor_rows: int) -> list[Result]:
     ratio = op.per_second / fl.per_second if fl.per_second else 0.0
     fl_stats, op_stats = fl.stats(), op.stats()
+    fl_cpu, op_cpu = cpu.per_request(fl.marks), cpu.per_request(op.marks)
     five = sum(n for s, n in op.statuses.items() if s >= 500)
     log(
         f"floor {fl.per_second:.0f} req/s (p95 {fl_stats.p95_ms:.0f} ms), Open311 {op.per_second:.0f} req/s "
         f"(p95 {op_stats.p95_ms:.0f} ms): {ratio:.2f}× the floor; statuses {dict(op.statuses)}, "
         f"errors {dict(op.errors)}"
     )
+    for name, spent in (("floor", fl_cpu), ("Open311", op_cpu)):
+        if spent:
+            log(f"CPU ms per request, {name}: " + ", ".join(f"{kind} {ms}" for kind, ms in spent.items()))
     return [
         Result(
             "cases_load",
             f"floor: bare endpoint inserting one row ({plan.clients} clients)",
             fl_stats,
             target="floor",
-            extra={"per_second": round(fl.per_second, 1), **fl.as_dict(), "rows_inserted": floor_rows},
+            extra={
+                "per_second": round(fl.per_second, 1),
+                **fl.as_dict(),
+                "rows_inserted": floor_rows,
+                "cpu_ms_per_request": fl_cpu,
+            },
         ),
         Result(
             "cases_load",
@@ -122,7 +133,7 @@ def _throughput_results(plan: Plan, fl, op, floor_rows: int) -> list[Result]:
             ratio_basis="req/s",
             target=f"≥ {TARGET_RATIO:.2f}× floor req/s",
             passed=ratio >= TARGET_RATIO and five == 0 and not op.errors,
-            extra={"per_second": round(op.per_second, 1), **op.as_dict()},
+            extra={"per_second": round(op.per_second, 1), **op.as_dict(), "cpu_ms_per_request": op_cpu},
         ),
     ]
 

@@ -5,7 +5,9 @@
   with its check (the benchmark raises otherwise); the sweep's second runs changed nothing;
 - the load test (``python -m bench.loadtest``): 500 reports from 10 clients with retries, then 500
   more while a gunicorn worker and then the whole server are SIGKILLed, then two dispatchers racing:
-  exactly one case per report, no 5xx, nothing acknowledged lost, one 200 and one 409 per race.
+  exactly one case per report, no 5xx, nothing acknowledged lost, one 200 and one 409 per race;
+- its throughput rounds (a few seconds): both endpoints answered, and the CPU each kind of process
+  spent per request was read (on Linux).
 
 Figures are not checked (too small and too noisy to mean anything)."""
 
@@ -100,3 +102,26 @@ def test_load_reliability_sqlite(tmp_path):
     assert len(killed["kills"]) == 3  # a worker, the server, the restart
     assert data["notes"]["dispatch_race"]["outcomes"] == {"200+409": 5}
     assert data["notes"]["trimmed"] == 1_000  # the reports were deleted again
+
+
+def test_load_throughput_sqlite(tmp_path):
+    """Two short throughput rounds per endpoint; the CPU per request is accounted by process kind."""
+    out = tmp_path / "load.json"
+    _run(
+        [
+            "bench.loadtest", "--scale", "tiny", "--db", "sqlite", "--no-dataset", "--seconds", "2",
+            "--clients", "4", "--reports", "20", "--report-clients", "2", "--race-cases", "1", "--no-kill",
+            "--json", str(out),
+        ],
+        tmp_path,
+        300,
+    )  # fmt: skip
+    data = json.loads(out.read_text(encoding="utf-8"))
+    rows = {r["operation"].split(":")[0].split(" (")[0]: r for r in data["results"]}
+    floor, open311 = rows["floor"], rows["Open311 POST requests.json"]
+    for row in (floor, open311):
+        assert row["extra"]["answered_2xx"] > 0 and not row["extra"]["errors"]
+        spent = row["extra"]["cpu_ms_per_request"]
+        if sys.platform.startswith("linux"):
+            assert spent["web server"] > 0 and spent["load generator"] > 0
+            assert 0 <= spent["idle %"] <= 100
