@@ -35,7 +35,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], tmp_path: Path, timeout: int) -> subprocess.CompletedProcess:
+def _run(args: list[str], tmp_path: Path, timeout: int, ok=(0,)) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", *args],
         cwd=ROOT,
@@ -44,7 +44,7 @@ def _run(args: list[str], tmp_path: Path, timeout: int) -> subprocess.CompletedP
         text=True,
         timeout=timeout,
     )
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
+    assert proc.returncode in ok, proc.stdout[-5000:] + proc.stderr[-5000:]
     return proc
 
 
@@ -115,10 +115,12 @@ def test_load_throughput_sqlite(tmp_path):
         ],
         tmp_path,
         300,
+        ok=(0, 1),  # 1: a target missed; at this size the ratio to the floor means nothing
     )  # fmt: skip
     data = json.loads(out.read_text(encoding="utf-8"))
     rows = {r["operation"].split(":")[0].split(" (")[0]: r for r in data["results"]}
     floor, open311 = rows["floor"], rows["Open311 POST requests.json"]
+    assert all(r["passed"] for name, r in rows.items() if name not in ("floor", "Open311 POST requests.json"))
     for row in (floor, open311):
         assert row["extra"]["answered_2xx"] > 0 and not row["extra"]["errors"]
         spent = row["extra"]["cpu_ms_per_request"]
