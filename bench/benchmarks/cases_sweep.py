@@ -162,8 +162,8 @@ def checked(k: int, first: dict) -> None:
 
 
 def committed_run(k: int, seed: int, now) -> dict:
-    """In the process of its own, on the copy: ``k`` cases made due (committed, checkpointed), then
-    the timed sweep, every batch committed."""
+    """In the process of its own, on the copy: the warm-up (``warm_up``), ``k`` cases made due
+    (committed, checkpointed), then the timed sweep, every batch committed."""
     from civicgrid.cases.deadlines import sweep
 
     pool = candidates()
