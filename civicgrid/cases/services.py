@@ -436,13 +436,14 @@ def _take_in(
     clock = deadlines.plan_clock(case, Stage.RECORD, now)  # set before the INSERT: no second write
     # The intake is the busiest write, so its rows — the case, its tallies, clock, change-log row
     # and "reported" event — are plain rows (core.bulk), prepared before the transaction (the case
-    # id comes from a block reserved beforehand: SQLite's write lock is held only while they are
-    # written) and written together: on PostgreSQL as one statement, atomic by itself (a
-    # transaction only when photos follow or a caller's transaction needs a savepoint).
+    # id comes from a block reserved beforehand) and written together: on PostgreSQL as one
+    # statement, atomic by itself (a transaction only when photos follow or a caller's transaction
+    # needs a savepoint); on SQLite in a transaction whose first INSERT takes the write lock
+    # (``bulk.write_first``), so the lock is held only while they are written.
     statements = _intake_statements(case, clock)
     alone = connection.vendor == "postgresql" and not photos and not connection.in_atomic_block
     try:
-        with nullcontext() if alone else transaction.atomic():
+        with nullcontext() if alone else bulk.write_first():
             [(event_id,)] = bulk.execute_together(statements)
             _add_photos(
                 case, photos, case.reporter, PhotoStage.REPORT, event_id, keep_location=keep_photo_location

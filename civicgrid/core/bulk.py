@@ -392,6 +392,32 @@ def values_sql(model, rows: list[dict], *, returning: str = "") -> tuple[str, li
     return insert_sql(model._meta.db_table, *value_rows(model, rows), returning=returning)
 
 
+@contextlib.contextmanager
+def write_first():
+    """``transaction.atomic()`` for a block whose first statement writes (the intake's INSERTs).
+
+    The project's SQLite transactions are ``IMMEDIATE`` (settings): BEGIN takes the write lock, so a
+    transaction that reads and then writes never finds, too late, that another writer came first.
+    A block that writes first does not need that. Here it begins with a plain (DEFERRED) BEGIN, and
+    its first statement takes the lock when it runs, after SQLite has compiled it and Django has
+    prepared it: the lock is held a shorter time. Writers still wait for each other on the busy
+    timeout, as SQLite waits for a lock when no read came first in the transaction. Elsewhere, and
+    inside a transaction already open, this is ``transaction.atomic()``."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    connection.ensure_connection()  # connecting sets the mode from the settings
+    mode = connection.transaction_mode
+    connection.transaction_mode = None
+    try:
+        with transaction.atomic():
+            connection.transaction_mode = mode
+            yield
+    finally:
+        connection.transaction_mode = mode
+
+
 def execute_together(statements: list[tuple[str, list]]) -> list[tuple]:
     """Run INSERT statements (``INSERT … ON CONFLICT`` too) that do not read each other's rows;
     returns the rows the last one returns. On PostgreSQL they are one statement — each but the

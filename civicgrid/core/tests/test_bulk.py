@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -201,6 +204,85 @@ def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk.execute_together(bad)
     assert CaseEvent.objects.filter(case=case).count() == before + 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_first_takes_the_lock_at_its_first_write_and_waits_for_it(case):
+    """On SQLite, BEGIN leaves the write lock free; the block's first INSERT waits on the busy
+    timeout for a writer that holds it (no "database is locked"), then holds it itself; the
+    connection's IMMEDIATE mode is back afterwards. Elsewhere it is a transaction like any."""
+    from django.db import OperationalError, connection, connections
+
+    held, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                CaseEvent.objects.create(case_id=case.pk, kind=EventKind.COMMENT, note="先写")
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    try:
+        started = time.monotonic()
+        with bulk.write_first():
+            if connection.vendor == "sqlite":
+                assert time.monotonic() - started < 1  # BEGIN did not wait for the holder
+                assert connection.transaction_mode == "IMMEDIATE"
+                threading.Timer(0.3, release.set).start()
+            else:
+                release.set()
+            later = {"case_id": case.pk, "kind": EventKind.COMMENT, "note": "后写"}
+            bulk.execute_together([bulk.values_sql(CaseEvent, [later])])
+            if connection.vendor == "sqlite":
+                assert time.monotonic() - started >= 0.25  # it waited for the holder's commit
+                assert done.wait(10)
+                # Now this block holds the lock: another writer cannot begin.
+                other = threading.Thread(target=_try_to_write, args=(case.pk, errors := []))
+                other.start()
+                other.join()
+                assert errors and isinstance(errors[0], OperationalError)
+    finally:
+        release.set()
+        thread.join()
+    notes = CaseEvent.objects.filter(case=case, kind=EventKind.COMMENT).order_by("id")
+    assert list(notes.values_list("note", flat=True)) == ["先写", "后写"]
+    assert connection.vendor != "sqlite" or connection.transaction_mode == "IMMEDIATE"
+
+
+def _try_to_write(case_pk, errors):
+    """In a connection of its own with a short busy timeout: one INSERT, errors collected."""
+    from django.db import connection, connections
+
+    try:
+        connection.ensure_connection()
+        connection.connection.execute("PRAGMA busy_timeout = 100")
+        with transaction.atomic():
+            CaseEvent.objects.create(case_id=case_pk, kind=EventKind.COMMENT, note="第三")
+    except Exception as exc:  # noqa: BLE001 - the test looks at what it was
+        errors.append(exc)
+    finally:
+        connections.close_all()
+
+
+def test_write_first_inside_a_transaction_is_part_of_it(case):
+    """Inside an open transaction it is a savepoint of it; after an error the mode is restored."""
+    from django.db import connection
+
+    with transaction.atomic():
+        with bulk.write_first():
+            CaseEvent.objects.create(case=case, kind=EventKind.COMMENT, note="内")
+        transaction.set_rollback(True)
+    assert not CaseEvent.objects.filter(case=case, note="内").exists()
+    mode = getattr(connection, "transaction_mode", None)
+    with pytest.raises(IntegrityError), bulk.write_first():
+        bulk.execute_together([bulk.insert_sql(CaseEvent._meta.db_table, ["case_id", "kind"], [[None, "x"]])])
+    assert getattr(connection, "transaction_mode", None) == mode
 
 
 def test_the_intake_statement_is_parsed_once_by_psycopg(case, monkeypatch):
