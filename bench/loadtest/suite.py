@@ -75,11 +75,11 @@ def _throughput(server, maker, plan: Plan, stamp: str) -> tuple[scenarios.Throug
     """Alternating rounds on the floor and on Open311; the rounds of each added up."""
     per_round = plan.seconds / ROUNDS
     fl = op = None
+    mark = functools.partial(cpu.snapshot, server)  # the CPU read at each counted window's edges
     for r in range(ROUNDS):
         log(
             f"throughput {r + 1}/{ROUNDS}: floor, then Open311 ({plan.clients} clients, {per_round:.0f} s each)"  # noqa: E501
         )
-        mark = functools.partial(cpu.snapshot, server)
         got = scenarios.run_async(
             scenarios.throughput(
                 server.port, scenarios.FLOOR_PATH, maker.body,
