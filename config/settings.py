@@ -143,6 +143,9 @@ else:
     }
     # Covering indexes (INCLUDE columns) are plain key indexes on SQLite; nothing to warn about.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
+# The intake's statement is prepared on each PostgreSQL connection (core.bulk.prepared_cursor); set
+# DB_PREPARED_STATEMENTS=0 behind a pooler in transaction mode that cannot keep prepared statements.
+DB_PREPARED_STATEMENTS = os.environ.get("DB_PREPARED_STATEMENTS", "1") == "1"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Background work: Huey on SQLite by default, on Redis when REDIS_URL is set.

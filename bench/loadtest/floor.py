@@ -1,7 +1,8 @@
 """The floor of the Open311 throughput test: an endpoint that does the least a report must do —
 read a form-encoded POST and insert one row, by one statement that is atomic by itself (no
 transaction of its own: on PostgreSQL BEGIN and COMMIT would be two more round trips, and made the
-floor ~14 % slower) — in the same server, process model, middleware and database as
+floor ~14 % slower), prepared on PostgreSQL as the intake's statement is (``bulk.prepared_cursor``)
+— in the same server, process model, middleware and database as
 ``POST /open311/v2/requests.json``. Its rate is the best the stack could do for a write per
 request; the Open311 endpoint's rate is compared with it.
 
@@ -16,6 +17,8 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+
+from civicgrid.core import bulk
 
 TABLE = "bench_floor"
 
@@ -51,7 +54,7 @@ def insert_one(request):
     data = request.POST
     returning = " RETURNING id" if connection.vendor == "postgresql" else ""
     # One statement, atomic by itself (the database's autocommit): no BEGIN and COMMIT of its own.
-    with connection.cursor() as cursor:
+    with bulk.prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {TABLE} (received_at, service_code, description, lat, lng) VALUES (%s, %s, %s, %s, %s)"  # noqa: E501
             + returning,
