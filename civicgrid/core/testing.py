@@ -108,6 +108,26 @@ def signed_in_context(browser, live_server, user: User, **options):
     return context
 
 
+def _without_network(route) -> None:
+    if route.request.method == "GET":
+        route.fallback()
+    else:
+        route.abort("internetdisconnected")
+
+
+def set_signal(context, present: bool) -> None:
+    """The phone's signal on or off: Playwright's offline mode, and while it is off every request of
+    the context's pages other than a GET fails as it would without a network. The offline mode alone
+    can let a request of a page just reloaded through (its ``navigator.onLine`` reads true for a
+    moment, and the outbox sends), so a report queued without signal could reach the server before
+    the signal is back. GETs are left to the offline mode and the service worker's cache."""
+    context.set_offline(not present)
+    if present:
+        context.unroute("**/*", _without_network)
+    else:
+        context.route("**/*", _without_network)
+
+
 #: The URLs in the page's Cache Storage (the service worker's caches), as a list.
 _CACHED_URLS = (
     "caches.keys()"

@@ -14,7 +14,14 @@ from civicgrid.cases import services
 from civicgrid.cases.choices import EventKind, Status
 from civicgrid.cases.models import Case, CaseEvent, Category
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context, wait_until_cached
+from civicgrid.core.testing import (
+    HOME,
+    PHONE_VIEWPORT,
+    make_user,
+    set_signal,
+    signed_in_context,
+    wait_until_cached,
+)
 
 from .test_mobile import handled_case_factory
 
@@ -95,7 +102,7 @@ def test_a_report_made_offline_arrives_once_when_back_online(browser, live_serve
     page.wait_for_function("document.getElementById('r-lat').value !== ''")
     page.wait_for_function("document.getElementById('r-grid').textContent.includes('第01网格')")
 
-    context.set_offline(True)
+    set_signal(context, False)
     category = Category.objects.get(kind="event", code="0102")
     page.select_option("#r-category", str(category.pk))
     page.fill("#r-description", "离线上报：井盖缺失")
@@ -112,7 +119,7 @@ def test_a_report_made_offline_arrives_once_when_back_online(browser, live_serve
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '1'")
     assert not Case.objects.filter(source=f"user:{worker.pk}").exists()
 
-    context.set_offline(False)
+    set_signal(context, True)
     started = time.perf_counter()
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '0'", timeout=30000)
     print(f"\noutbox flushed {time.perf_counter() - started:.1f} s after the signal returned")
@@ -159,11 +166,11 @@ def test_verify_on_site_and_a_refused_item_is_kept_until_discarded(browser, live
     # Queued without signal, while somebody else verifies the case: the server refuses the item
     # (409), which stays on the phone with the server's message until the worker discards it.
     page.goto(f"{live_server.url}/m/cases/{other.pk}/verify/")
-    context.set_offline(True)
+    set_signal(context, False)
     page.click("#v-submit")
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '1'")
     services.case_verify(case=other, actor=worker, passed=True)
-    context.set_offline(False)
+    set_signal(context, True)
     page.wait_for_selector("#outbox-list .error")
     assert page.get_attribute("#outbox-indicator", "data-count") == "1"
     page.on("dialog", lambda dialog: dialog.accept())
@@ -182,14 +189,14 @@ def test_a_case_listed_in_my_tasks_is_verified_on_site_without_signal(browser, l
     page.goto(f"{live_server.url}/m/tasks/")
     wait_until_cached(page, f"/m/cases/{case.pk}/verify/")
 
-    context.set_offline(True)
+    set_signal(context, False)
     page.goto(f"{live_server.url}/m/cases/{case.pk}/verify/")
     page.click("#v-submit")
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '1'")
     case.refresh_from_db()
     assert case.status == Status.HANDLED  # nothing sent yet
 
-    context.set_offline(False)
+    set_signal(context, True)
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '0'", timeout=30000)
     case.refresh_from_db()
     assert case.status != Status.HANDLED

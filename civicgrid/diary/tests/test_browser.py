@@ -11,7 +11,14 @@ import pytest
 from civicgrid.areas.models import Area
 from civicgrid.areas.services import grid_worker_assign
 from civicgrid.cases.testing import seed_rules
-from civicgrid.core.testing import HOME, PHONE_VIEWPORT, make_user, signed_in_context, wait_until_cached
+from civicgrid.core.testing import (
+    HOME,
+    PHONE_VIEWPORT,
+    make_user,
+    set_signal,
+    signed_in_context,
+    wait_until_cached,
+)
 from civicgrid.diary import services
 from civicgrid.diary.models import DiaryRecord
 
@@ -48,7 +55,7 @@ def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_se
     page.goto(f"{live_server.url}/m/tasks/")
     wait_until_cached(page, "/m/diary/new/", "/diary/mobile.js", "/diary/diary.css")
 
-    context.set_offline(True)
+    set_signal(context, False)
     page.goto(f"{live_server.url}/m/diary/new/")
     page.wait_for_selector("#diary-form")
     page.wait_for_function("document.getElementById('d-lat').value !== ''")
@@ -74,7 +81,7 @@ def test_a_visit_recorded_offline_arrives_once_when_back_online(browser, live_se
     assert "离线走访" in page.text_content("#outbox-list")
     assert not DiaryRecord.objects.exists()
 
-    context.set_offline(False)
+    set_signal(context, True)
     started = time.perf_counter()
     page.wait_for_function("document.getElementById('outbox-indicator').dataset.count === '0'", timeout=30000)
     print(f"\ndiary outbox flushed {time.perf_counter() - started:.1f} s after the signal returned")
