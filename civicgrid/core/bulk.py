@@ -447,8 +447,9 @@ PREPARE_WHEN_ASKED = 1 << 30
 
 
 @functools.cache
-def _preparing_cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor
+def _preparing_cursor_classes():
+    from django.db.backends.postgresql.base import CursorDebugWrapper, ServerBindingCursor
+    from django.db.backends.utils import CursorWrapper
 
     class PreparingCursor(ServerBindingCursor):
         """Binds its parameters on the server and prepares each statement on its first run."""
@@ -456,7 +457,17 @@ def _preparing_cursor_class():
         def execute(self, query, params=None, *, prepare=True, binary=None):
             return super().execute(query, params, prepare=prepare, binary=binary)
 
-    return PreparingCursor
+    class PreparedDebugWrapper(CursorDebugWrapper):
+        """Django's logging wrapper, for when queries are logged (DEBUG, tests capturing them): it
+        reads the text of the last statement from psycopg, which leaves it unset for a prepared
+        one, so the statement is logged with its values written in, as Django does when the
+        connection binds on the server."""
+
+        def execute(self, sql, params=None):
+            with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+                return CursorWrapper.execute(self, sql, params)
+
+    return PreparingCursor, PreparedDebugWrapper
 
 
 def prepared_cursor():
@@ -471,10 +482,13 @@ def prepared_cursor():
     if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_STATEMENTS", True):
         return connection.cursor()
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     raw = connection.connection
     if raw.prepare_threshold is None:
         raw.prepare_threshold = PREPARE_WHEN_ASKED
-    return connection._prepare_cursor(_preparing_cursor_class()(raw))
+    cursor_class, debug_wrapper = _preparing_cursor_classes()
+    cursor = cursor_class(raw)
+    return debug_wrapper(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
 
 
 def insert_select(model, source, pks: list, *, columns: dict[str, str], values: dict) -> int:

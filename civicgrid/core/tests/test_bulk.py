@@ -336,7 +336,7 @@ def test_the_intake_statement_is_prepared_on_the_server_once_per_connection(case
         assert cursor.fetchone()[0] == 0
     settings.DB_PREPARED_STATEMENTS = False
     with bulk.prepared_cursor() as cursor:
-        assert not isinstance(cursor.cursor, bulk._preparing_cursor_class())
+        assert not isinstance(cursor.cursor, bulk._preparing_cursor_classes()[0])
     fourth = _report()
     assert fourth.events.get().kind == EventKind.REPORTED
 
