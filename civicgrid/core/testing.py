@@ -117,10 +117,10 @@ def _without_network(route) -> None:
 
 def set_signal(context, present: bool) -> None:
     """The phone's signal on or off: Playwright's offline mode, and while it is off every request of
-    the context's pages other than a GET fails as it would without a network. The offline mode alone
-    can let a request of a page just reloaded through (its ``navigator.onLine`` reads true for a
-    moment, and the outbox sends), so a report queued without signal could reach the server before
-    the signal is back. GETs are left to the offline mode and the service worker's cache."""
+    the context's pages other than a GET fails as it would without a network. With the offline mode
+    alone, a diary visit queued without signal once reached the server after its page was reloaded,
+    before the signal was back (probably the reloaded page's ``navigator.onLine`` read true for a
+    moment and its outbox sent). GETs are left to the offline mode and the service worker's cache."""
     context.set_offline(not present)
     if present:
         context.unroute("**/*", _without_network)
