@@ -476,8 +476,8 @@ def prepared_cursor():
     each statement is prepared on a connection's first run of it (psycopg keeps up to 100 per
     connection), so the server parses and plans it once, and the parameters travel apart from the
     SQL instead of being quoted into it. Measured on an Open311 report at city scale, the database
-    server's CPU: 0.7 ms instead of 1.1 ms in one process, 0.8–1.4 ms instead of 1.7–2.0 ms under
-    load (``bench/README.md``). The setting is for a pooler in transaction mode that cannot keep a
+    server's CPU: 0.7 ms instead of 1.2 ms in one process, 1.0 ms instead of 1.8 ms under load
+    (medians, ``bench/README.md``). The setting is for a pooler in transaction mode that cannot keep a
     session's prepared statements (PgBouncer before 1.21). Elsewhere, the usual cursor."""
     if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_STATEMENTS", True):
         return connection.cursor()
