@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -15,13 +16,25 @@ from shapely.geometry import shape
 from .choices import AreaLevel
 from .models import Area
 
+#: Cells of ``GridIndex``'s raster per grid (about three quarters of a city's points then fall in a
+#: cell inside one grid), and the lookups an index serves before it builds the raster (an index
+#: that is rebuilt soon after, as in tests, never pays for it).
+RASTER_CELLS_PER_GRID = 64
+RASTER_AFTER = 64
+
 
 class GridIndex:
     """An STRtree over every active grid's polygon. ``locate`` answers a grid id or None.
 
     Candidates come from the tree by bounding box; the exact test uses prepared polygons
     (``contains_xy``), so a lookup costs a few microseconds. Points on a shared edge go to the grid
-    with the lowest code, so every point has one answer."""
+    with the lowest code, so every point has one answer.
+
+    A busy index also keeps a raster over the grids' extent (``_build_raster``): a point in a cell
+    that lies inside one grid and touches no other is that grid's, found by arithmetic and a list
+    index. Measured in a running server, the exact test costs far more than in a loop (the
+    geometry library's code and data are no longer in the processor's caches when a request
+    reaches it: about 0.15 ms of an Open311 report), the raster a few microseconds."""
 
     def __init__(self, rows: list[tuple[int, str, dict]]):
         rows = sorted(rows, key=lambda r: r[1])
@@ -31,11 +44,52 @@ class GridIndex:
         for geom in self.geoms:
             shapely.prepare(geom)
         self.tree = STRtree(self.geoms)
+        self._raster: tuple | None = None
+        self._lookups = 0
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def locate(self, lat: float, lng: float) -> int | None:
+        raster = self._raster
+        if raster is not None:
+            minx, miny, cell_width, cell_height, nx, ny, cells = raster
+            fx, fy = (lng - minx) / cell_width, (lat - miny) / cell_height
+            if 0 <= fx < nx and 0 <= fy < ny:
+                k = cells[int(fy) * nx + int(fx)]
+                if k >= 0:
+                    return self.ids[k]
+        elif self._lookups < RASTER_AFTER:
+            self._lookups += 1
+        else:
+            self._raster = self._build_raster()
+        return self._locate_exactly(lat, lng)
+
+    def _build_raster(self) -> tuple:
+        """Cells of about ``RASTER_CELLS_PER_GRID`` per grid over the grids' extent, each the index
+        of the one grid it lies in and touches (-1: none, or on an edge, or touching another: the
+        exact test decides). A cell counts a little larger than it is, so that a point rounded
+        into it from just outside still lies in what was tested."""
+        if not len(self.geoms):
+            return (0.0, 0.0, 1.0, 1.0, 0, 0, [])
+        minx, miny, maxx, maxy = shapely.total_bounds(self.geoms)
+        cells = RASTER_CELLS_PER_GRID * len(self.geoms)
+        size = math.sqrt(max((maxx - minx) * (maxy - miny), 1e-18) / cells)
+        nx, ny = max(1, math.ceil((maxx - minx) / size)), max(1, math.ceil((maxy - miny) / size))
+        cell_width, cell_height = (maxx - minx) / nx or size, (maxy - miny) / ny or size
+        x0 = minx + np.tile(np.arange(nx), ny) * cell_width
+        y0 = miny + np.repeat(np.arange(ny), nx) * cell_height
+        eps = max(cell_width, cell_height) * 1e-6
+        boxes = shapely.box(x0 - eps, y0 - eps, x0 + cell_width + eps, y0 + cell_height + eps)
+        box_of, grid_of = self.tree.query(boxes, predicate="intersects")
+        alone = np.bincount(box_of, minlength=len(boxes))[box_of] == 1
+        box_of, grid_of = box_of[alone], grid_of[alone]
+        inside = shapely.within(boxes[box_of], self.geoms[grid_of])
+        raster = np.full(len(boxes), -1, dtype=np.int64)
+        raster[box_of[inside]] = grid_of[inside]
+        return (float(minx), float(miny), float(cell_width), float(cell_height), nx, ny, raster.tolist())
+
+    def _locate_exactly(self, lat: float, lng: float) -> int | None:
         point = shapely.Point(lng, lat)
         for i in sorted(self.tree.query(point)):
             geom = self.geoms[i]
