@@ -90,7 +90,7 @@ def idempotency_key(request, data) -> str:
     """The client's key for this report: the ``Idempotency-Key`` header, else the form field
     ``idempotency_key`` or ``client_request_id``."""
     return (
-        request.headers.get("Idempotency-Key")
+        request.META.get("HTTP_IDEMPOTENCY_KEY")  # request.headers would copy every header first
         or _text(data, "idempotency_key")
         or _text(data, "client_request_id")
         or ""

@@ -13,6 +13,7 @@ from django.http import UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -169,9 +170,12 @@ def _create(request, fmt):
     else:
         notice = _("Received.")
     body = [{"service_request_id": case.number, "service_notice": notice, "account_id": account_id or None}]
-    # requests.{fmt} → requests/{id}.{fmt} (cheaper than reversing the URL on this hot path)
+    # requests.{fmt} → requests/{id}.{fmt}, made absolute by hand: reversing the URL and
+    # build_absolute_uri (which parses and requotes it) cost more on this hot path.
     location = f"{request.path[: -len(fmt) - 1]}/{case.number}.{fmt}"
-    headers = {"Location": request.build_absolute_uri(location)}
+    if not location.isascii():
+        location = iri_to_uri(location)
+    headers = {"Location": f"{request.scheme}://{request.get_host()}{location}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return render(fmt, "service_requests", body, status=201 if created else 200, headers=headers)
