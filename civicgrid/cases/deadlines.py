@@ -54,9 +54,26 @@ def clear_policy_cache() -> None:
 
 def resolve_policy(*, stage: str, category: Category, channel: str, level: str, urgency: str):
     """The active policy for this stage of a case like this (None: no clock): the highest priority,
-    then the most specific."""
+    then the most specific. Remembered per kind of case for as long as the policies are kept."""
+    global _resolved
+    policies = active_policies()
+    source, memo = _resolved  # read once: another thread may pair a newer list with a new memo
+    if source is not policies:  # read again: what was resolved from the old list is dropped
+        memo = {}
+        _resolved = (policies, memo)
+    key = (stage, category.pk, category.parent_id, channel, level, urgency)
+    if key not in memo:
+        memo[key] = _best_policy(policies, stage, category, channel, level, urgency)
+    return memo[key]
+
+
+#: The policy list ``resolve_policy`` last resolved from, and what it resolved, by kind of case.
+_resolved: tuple[list[DeadlinePolicy] | None, dict[tuple, DeadlinePolicy | None]] = (None, {})
+
+
+def _best_policy(policies, stage, category, channel, level, urgency) -> DeadlinePolicy | None:
     best, best_key = None, None
-    for policy in active_policies():
+    for policy in policies:
         if policy.matches(stage=stage, category=category, channel=channel, level=level, urgency=urgency):
             # Priority first (a category's own limit beats a channel's general rule), then the
             # most specific; a policy for the exact category beats one for its parent.

@@ -45,6 +45,7 @@ from .choices import (
     QuestionType,
     Stage,
     Status,
+    Urgency,
 )
 from .models import (
     Case,
@@ -364,7 +365,9 @@ def case_report(
             reported_at=reported_at,
         )
     except ValidationError:
-        existing = _by_idempotency_key(source, idempotency_key) if idempotency_key else None
+        # A key or source PostgreSQL cannot hold (NUL) was never stored: nothing to look up.
+        retry = idempotency_key and "\x00" not in idempotency_key + source
+        existing = _by_idempotency_key(source, idempotency_key) if retry else None
         if existing is None:
             raise
         return existing, False
@@ -411,27 +414,31 @@ def _take_in(
     grid, lat, lng = locate_report(lat=lat, lng=lng, address=address)
     cleaned = clean_answers(category, answers)
     now = timezone.now()
-    case = Case(
-        area=grid,
-        title=(title or "").strip()[:200] or description[:40],
-        description=description,
-        category=category,
-        urgency=urgency or category.default_urgency,
-        channel=channel,
-        lat=lat,
-        lng=lng,
-        address=(address or "").strip()[:200],
-        answers=cleaned,
-        reporter=actor if actor is not None and actor.is_authenticated else None,
-        reporter_name=(reporter_name or "").strip()[:50],
-        reporter_phone=reporter_phone,
-        source=source[:60],
-        idempotency_key=idempotency_key,
-        is_public=category.is_public,
-        reported_at=reported_at or now,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+    reporter = actor if actor is not None and actor.is_authenticated else None
+    case = bulk.new_object(
+        Case,
+        {
+            "area": grid,
+            "title": (title or "").strip()[:200] or description[:40],
+            "description": description,
+            "category": category,
+            "urgency": urgency or category.default_urgency,
+            "channel": channel,
+            "lat": lat,
+            "lng": lng,
+            "address": (address or "").strip()[:200],
+            "answers": cleaned,
+            "reporter": reporter,
+            "reporter_name": (reporter_name or "").strip()[:50],
+            "reporter_phone": reporter_phone,
+            "source": source[:60],
+            "idempotency_key": idempotency_key,
+            "is_public": category.is_public,
+            "reported_at": reported_at or now,
+            "created_by": reporter,
+        },
     )
-    case.full_clean(exclude=_NOT_FROM_THE_REPORT, validate_unique=False, validate_constraints=False)
+    _check_report_fields(case)
     case.area_code = grid.scope_code
     clock = deadlines.plan_clock(case, Stage.RECORD, now)  # set before the INSERT: no second write
     # The intake is the busiest write, so its rows — the case, its tallies, clock, change-log row
@@ -441,7 +448,7 @@ def _take_in(
     # needs a savepoint); on SQLite in a transaction whose first INSERT takes the write lock
     # (``bulk.write_first``), so the lock is held only while they are written.
     statements = _intake_statements(case, clock)
-    alone = connection.vendor == "postgresql" and not photos and not connection.in_atomic_block
+    alone = bulk.vendor() == "postgresql" and not photos and not connection.in_atomic_block
     try:
         with nullcontext() if alone else bulk.write_first():
             [(event_id,)] = bulk.execute_together(statements)
@@ -458,13 +465,24 @@ def _take_in(
     return case, True
 
 
-#: The fields of a new case the intake does not take from the report (statuses, times, counters,
-#: the objects it looked up): its validation checks only the others.
-_REPORT_FIELDS = {
-    "title", "description", "urgency", "channel", "lat", "lng", "address", "answers",
-    "reporter_name", "reporter_phone", "source", "idempotency_key",
-}  # fmt: skip
-_NOT_FROM_THE_REPORT = [f.name for f in Case._meta.fields if f.name not in _REPORT_FIELDS]
+#: The text fields of a new case that come from the report.
+_REPORT_TEXTS = (
+    "description", "title", "address", "reporter_name", "reporter_phone", "source", "idempotency_key",
+)  # fmt: skip
+
+
+def _check_report_fields(case: Case) -> None:
+    """What the model's own validation would still find wrong in a new case, once ``_take_in`` has
+    checked the description, channel, phone, place and answers and cut the other texts to their
+    fields' lengths: an urgency that is not one of the choices, a NUL character in a text (which
+    PostgreSQL cannot store). Checked by hand: ``full_clean`` over these fields cost a report
+    about 0.03 ms, the intake's busiest validation for nothing it had not checked already."""
+    if case.urgency not in Urgency.values:
+        raise ValidationError({"urgency": _("Unknown urgency.")})
+    for name in _REPORT_TEXTS:
+        if "\x00" in getattr(case, name):
+            raise ValidationError({name: _("Null characters are not allowed.")})
+
 
 #: The intake's case ids, reserved a few at a time (``core.bulk.IdBlocks``).
 _CASE_IDS = bulk.IdBlocks(Case)

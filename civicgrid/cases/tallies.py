@@ -40,6 +40,8 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from civicgrid.areas.choices import LEVEL_RULES, AreaLevel
+from civicgrid.core import bulk
+from civicgrid.core.bulk import plain_str
 from civicgrid.core.expressions import CodePrefix
 
 from .choices import DeadlineOutcome, EventKind, Stage
@@ -53,6 +55,8 @@ CASE_KEY = ["month", "area_code", "dimension", "value"]
 UNIT_KEY = ["month", "area_code", "department_id", "measure"]
 #: Rows per upsert statement (well under the databases' limits on parameters).
 UPSERT_ROWS = 1000
+#: From this many rows an upsert on PostgreSQL sends one array per column (``_upsert``).
+ARRAYS_FROM = 8
 
 
 def month_of(moment: datetime) -> date:
@@ -108,24 +112,26 @@ class Delta:
 
 def _upsert(model, keys: list[str], sums: list[str], rows: list[tuple]) -> tuple[str, list]:
     """One ``INSERT … ON CONFLICT (keys) DO UPDATE`` adding each new row's ``sums`` to the stored
-    ones; the SQL and its parameters. The rows are ``VALUES (…), (…)``, on PostgreSQL one array per
-    column (``unnest``): the statement then reads the same for any number of rows, so neither
-    psycopg nor the server parses thousands of placeholders again for each batch of the sweep.
-    Names come from the model, never from input; values are parameters."""
-    if connection.vendor == "postgresql":
+    ones; the SQL and its parameters. The rows are ``VALUES (…), (…)``; on PostgreSQL, from
+    ``ARRAYS_FROM`` rows, one array per column (``unnest``): the statement then reads the same for
+    any number of rows, so neither psycopg nor the server parses thousands of placeholders again
+    for each batch of the sweep. A few rows (a new case's three) stay plain values, which psycopg
+    writes in C, where each array costs it several Python calls. Names come from the model, never
+    from input; values are parameters."""
+    if bulk.vendor() == "postgresql" and len(rows) >= ARRAYS_FROM:
         sql = _upsert_text(model, tuple(keys), tuple(sums), "postgresql", 0)
         return sql, [list(column) for column in zip(*rows, strict=True)]
-    sql = _upsert_text(model, tuple(keys), tuple(sums), connection.vendor, len(rows))
+    sql = _upsert_text(model, tuple(keys), tuple(sums), bulk.vendor(), len(rows))
     return sql, [value for row in rows for value in row]
 
 
 @functools.lru_cache(maxsize=256)
 def _upsert_text(model, keys: tuple, sums: tuple, vendor: str, count: int) -> str:
     """``_upsert``'s statement (the same few recur on every report): ``count`` rows of ``VALUES``,
-    or on PostgreSQL (``count`` 0) the arrays of the columns' types."""
+    or (``count`` 0, PostgreSQL) the arrays of the columns' types."""
     table = model._meta.db_table
     columns = [*keys, *sums]
-    if vendor == "postgresql":
+    if not count:
         types = [model._meta.get_field(c).cast_db_type(connection) for c in columns]
         source = f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"  # noqa: S608
     else:
@@ -145,8 +151,8 @@ def facts(case: Case) -> tuple:
     month, code = month_of(case.reported_at), community_of(case.area_code)
     keys = (
         (month, code, "category", str(case.category_id)),
-        (month, code, "channel", case.channel),
-        (month, code, "status", case.status),
+        (month, code, "channel", plain_str(case.channel)),
+        (month, code, "status", plain_str(case.status)),
     )
     rating = None
     if case.rating is not None and case.rated_at is not None:

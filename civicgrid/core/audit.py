@@ -7,6 +7,7 @@ id order, by ``seal_pending`` (a periodic task), so ordinary writes never wait o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -18,11 +19,11 @@ from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from . import context
-from .bulk import insert_rows
+from .bulk import insert_rows, plain_str, stored_as_is
 from .models.audit import (
     AccessLog,
     AccessLogSeal,
@@ -54,37 +55,61 @@ def _json_safe(value):
     them). A flat record of plain values — every audited write's snapshot — is converted value by
     value; anything nested goes through the encoder and back."""
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        out = {}
-        for key, item in value.items():
-            kind = type(item)
-            if kind in _JSON_NATIVE:
-                out[key] = item
-            elif kind in _ENCODED:
-                out[key] = _ENCODER.default(item)
-            else:  # containers, choices (str subclasses), anything else
-                out[key] = json.loads(json.dumps(item, cls=DjangoJSONEncoder))
-        return out
+        return {key: item if type(item) in _JSON_NATIVE else _json_item(item) for key, item in value.items()}
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def _json_item(item):
+    """One value of a flat record as it reads back from JSON (``_json_safe``)."""
+    if type(item) in _ENCODED:
+        return _ENCODER.default(item)
+    if isinstance(item, str):  # a choice of a model's TextChoices: its plain text
+        return str.__str__(item)
+    return json.loads(json.dumps(item, cls=DjangoJSONEncoder))  # containers, anything else
 
 
 def serialize_instance(instance: models.Model) -> dict:
     """Concrete field values, JSON-safe, without the fields the model excludes from auditing.
     Encrypted fields appear only as a keyed fingerprint: a change shows, the value never does."""
     from .crypto import blind_index
+
+    values = instance.__dict__
+    fields = _snapshot_fields(type(instance), tuple(getattr(instance, "audit_exclude", ())))
+    data = {}
+    for attname, kind, stored in fields:
+        value = values[attname] if stored and attname in values else getattr(instance, attname)
+        if kind is _ENCRYPTED:
+            value = "enc:" + blind_index(value, purpose="audit")[:12] if value else value
+        elif kind is _FILE:
+            value = value.name if value else ""
+        data[attname] = value if type(value) in _JSON_NATIVE else _json_item(value)
+    return data
+
+
+#: What ``serialize_instance`` does with a field's value: keeps it, fingerprints it, names the file.
+_PLAIN_VALUE, _ENCRYPTED, _FILE = object(), object(), object()
+
+
+@functools.lru_cache(maxsize=512)
+def _snapshot_fields(model, exclude: tuple[str, ...]) -> tuple[tuple[str, object, bool], ...]:
+    """``serialize_instance``'s fields of ``model`` (worked out once per model and exclusion): the
+    attname of each concrete field not excluded (``updated_at`` never counts as a change), what is
+    done with its value and whether it is read from the instance's dict (``bulk.stored_as_is``)."""
     from .fields import EncryptedTextField
 
-    exclude = {"updated_at", *getattr(instance, "audit_exclude", ())}
-    data = {}
-    for field in instance._meta.concrete_fields:
-        if field.name in exclude:
+    excluded = {"updated_at", *exclude}
+    out = []
+    for field in model._meta.concrete_fields:
+        if field.name in excluded:
             continue
-        value = field.value_from_object(instance)
-        if isinstance(field, EncryptedTextField) and value:
-            value = "enc:" + blind_index(value, purpose="audit")[:12]
+        if isinstance(field, EncryptedTextField):
+            kind = _ENCRYPTED
         elif isinstance(field, models.FileField):
-            value = value.name if value else ""
-        data[field.attname] = value
-    return _json_safe(data)
+            kind = _FILE
+        else:
+            kind = _PLAIN_VALUE
+        out.append((field.attname, kind, stored_as_is(field)))
+    return tuple(out)
 
 
 def _actor():
@@ -137,15 +162,27 @@ def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, di
     insert_rows(*changelog_rows(entries))
 
 
+@functools.cache
+def _changelog_fields() -> list:
+    return [ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS]
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared_ip(vendor: str, ip: str | None):
+    """The change log's ``ip`` as the database takes it (checked and adapted once per address)."""
+    return _changelog_fields()[4].get_db_prep_save(ip, connection)
+
+
 def changelog_rows(
     entries: Iterable[tuple[models.Model | Ref, str, dict | None, dict | None]],
 ) -> tuple[str, list[str], list[tuple]]:
     """``log_changes``' rows, not yet written: the table, its columns and the prepared rows (for
     ``core.bulk.insert_rows``, or ``insert_sql`` when a service writes them with its own rows)."""
     ctx, user = _actor()
-    fields = [ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS]
-    now = fields[0].get_db_prep_save(timezone.now(), connection)
-    ip = fields[4].get_db_prep_save(ctx.ip, connection)
+    fields = _changelog_fields()
+    db = connections[DEFAULT_DB_ALIAS]
+    now = fields[0].get_db_prep_save(timezone.now(), db)
+    ip = _prepared_ip(db.vendor, ctx.ip)
     user_id, username = (user.pk, user.get_username()) if user else (None, "")
     content_types: dict[type, int] = {}
     # The snapshots as JSON text, by one encoder (``json.dumps(cls=…)``, which psycopg's and the
@@ -163,7 +200,7 @@ def changelog_rows(
                 username,
                 ctx.request_id,
                 ip,
-                action,
+                plain_str(action),
                 content_types[model],
                 str(instance.pk),
                 str(instance)[:200],

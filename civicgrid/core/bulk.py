@@ -10,11 +10,12 @@ import functools
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models.lookups import In
 from django.utils import timezone
 
@@ -23,6 +24,14 @@ def _this_connection():
     """The connection object behind ``django.db.connection`` (a proxy that looks it up again on every
     attribute read): the field preparation of thousands of values asks it for its operations."""
     return connections[DEFAULT_DB_ALIAS]
+
+
+@functools.cache
+def vendor() -> str:
+    """The default database's vendor ("postgresql", "sqlite"), which does not change in a process:
+    read once, where ``connection.vendor`` looks the connection up (about 2 µs) on every read, a
+    dozen times in each report's intake."""
+    return connections[DEFAULT_DB_ALIAS].vendor
 
 
 #: The databases ``allocate_ids`` reserves ids on.
@@ -58,29 +67,40 @@ def allocate_ids(model, count: int) -> list[int] | None:
 
 class IdBlocks:
     """New primary keys of ``model`` one at a time, for a path that inserts one row per request (the
-    intake). Outside a transaction they come from blocks of ``size`` reserved beforehand
-    (``reserve_ids``), so the reservation is paid once per block rather than per row, and on SQLite
-    the row's values can be prepared before its transaction takes the write lock. A block is used
-    up within ``max_age`` seconds or dropped, so ids keep close to the order rows are written in (as
-    close as concurrent transactions keep them anyway); dropped ids leave gaps, as rolled-back
-    inserts do. Inside a transaction (which may roll back the reservation with it) one id is
-    reserved in it (``allocate_ids``)."""
+    intake). Outside a transaction they come from blocks reserved beforehand (``reserve_ids``), so
+    the reservation is paid once per block rather than per row, and on SQLite the row's values can
+    be prepared before its transaction takes the write lock. A block is used up within ``max_age``
+    seconds or dropped, so ids keep close to the order rows are written in (as close as concurrent
+    transactions keep them anyway); dropped ids leave gaps, as rolled-back inserts do. A block's
+    size follows the traffic: twice the last one's (up to ``max_size``) when that one was used up
+    within half of ``max_age``, half of it (down to ``size``) when it was dropped unused, so a busy
+    process reserves seldom and a quiet one leaves small gaps. Inside a transaction (which may roll
+    back the reservation with it) one id is reserved in it (``allocate_ids``)."""
 
-    def __init__(self, model, *, size: int = 16, max_age: float = 1.0):
-        self.model, self.size, self.max_age = model, size, max_age
+    def __init__(self, model, *, size: int = 16, max_size: int = 256, max_age: float = 1.0):
+        self.model, self.size, self.max_size, self.max_age = model, size, max(size, max_size), max_age
         self._lock = threading.Lock()
         self._ids: list[int] = []
         self._reserved_at = 0.0
         self._key: tuple = ()
+        self._next_size = size
 
     def take(self) -> int:
-        if connection.in_atomic_block:
+        db = _this_connection()
+        if db.in_atomic_block:
             return allocate_ids(self.model, 1)[0]
         # A block belongs to one process and one database (a test run switches databases).
-        key = (os.getpid(), connection.vendor, connection.settings_dict["NAME"])
+        key = (os.getpid(), db.vendor, db.settings_dict["NAME"])
         with self._lock:
-            if not self._ids or key != self._key or time.monotonic() - self._reserved_at > self.max_age:
-                self._ids = reserve_ids(self.model, self.size)[::-1]
+            age = time.monotonic() - self._reserved_at
+            if not self._ids or key != self._key or age > self.max_age:
+                if key != self._key:
+                    self._next_size = self.size
+                elif self._ids:  # dropped before it was used up
+                    self._next_size = max(self.size, self._next_size // 2)
+                elif age < self.max_age / 2:
+                    self._next_size = min(self.max_size, self._next_size * 2)
+                self._ids = reserve_ids(self.model, self._next_size)[::-1]
                 self._reserved_at, self._key = time.monotonic(), key
             return self._ids.pop()
 
@@ -134,6 +154,48 @@ def bulk_insert(objects: list) -> None:
     insert_rows(*object_rows(objects))
 
 
+def new_object(model, values: dict):
+    """``model(**values)`` for a hot path (the intake's case): the instance is made from its fields'
+    values in order, the way Django makes one from a row it read, which skips most of the keyword
+    form's work per field. ``values`` are keyed by field name or attname; a related object given for
+    a foreign key sets its id and is cached as the related object, as the keyword form does; the
+    fields not given take their defaults. An unknown key is a TypeError."""
+    plan, known = _new_object_plan(model)
+    unknown = values.keys() - known
+    if unknown:
+        raise TypeError(f"{model.__name__}() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    args, related = [], []
+    for name, attname, field, default, fresh in plan:
+        if name in values:
+            value = values[name]
+            if field is not None and value is not None:  # a related object for a foreign key
+                related.append((field, value))
+                value = value.pk
+        elif attname in values:
+            value = values[attname]
+        else:
+            value = default() if fresh else default
+        args.append(value)
+    obj = model(*args)
+    for field, value in related:
+        field.set_cached_value(obj, value)
+    return obj
+
+
+@functools.cache
+def _new_object_plan(model) -> tuple[tuple, frozenset]:
+    """Per concrete field of ``model``, in order: its name, attname, the field itself when it is a
+    foreign key (None otherwise), its default and whether that is a callable to call per instance;
+    and every key ``new_object`` takes."""
+    plan = []
+    for f in model._meta.concrete_fields:
+        fresh = f.has_default() and callable(f.default)
+        default = f.default if fresh else f.get_default()
+        plan.append((f.name, f.attname, f if f.is_relation else None, default, fresh))
+    known = frozenset(k for name, attname, *_rest in plan for k in (name, attname))
+    return tuple(plan), known
+
+
 def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[str], list[list]]:
     """``bulk_insert``'s work short of the INSERT, for new instances of one model: ids reserved
     (``allocate_ids``: on SQLite inside ``transaction.atomic`` only) unless given (``IdBlocks``)
@@ -142,48 +204,84 @@ def object_rows(objects: list, ids: list[int] | None = None) -> tuple[str, list[
     or ``insert_sql``."""
     model = type(objects[0])
     ids = ids or allocate_ids(model, len(objects))
-    if ids is None:
-        raise NotImplementedError(f"reserving ids on {connection.vendor}")
-    opts = model._meta
-    now = timezone.now()
     db = _this_connection()
-    fields, plain, stamped = _object_columns(model)
-    # Per column: the timestamp's database value (the same for every row, prepared once), or whether
-    # the field passes str, int, bool and None through unchanged.
-    columns = [
-        (field, field.get_db_prep_save(now, db) if field in stamped else None, is_plain)
-        for field, is_plain in zip(fields, plain, strict=True)
-    ]
+    if ids is None:
+        raise NotImplementedError(f"reserving ids on {db.vendor}")
+    now = timezone.now()
+    table, names, columns, stamped = _object_columns(model, db.vendor)
+    # The timestamps' database values, the same for every row: prepared once.
+    stamps = {name: field.get_db_prep_save(now, db) for name, field, kind, _s in columns if kind is _STAMP}
     rows = []
     for obj, pk in zip(objects, ids, strict=True):
         obj.pk = pk
-        for field in stamped:
-            setattr(obj, field.attname, now)
+        for attname in stamped:
+            setattr(obj, attname, now)
+        values = obj.__dict__
         row = []
-        for field, stamp, is_plain in columns:
-            if stamp is not None:
-                row.append(stamp)
+        for attname, field, kind, stored in columns:
+            if kind is _STAMP:
+                row.append(stamps[attname])
                 continue
-            value = getattr(obj, field.attname)
-            if not (is_plain and (value is None or type(value) in (str, int, bool))):
-                value = field.get_db_prep_save(value, db)
-            row.append(value)
+            value = values[attname] if stored and attname in values else getattr(obj, attname)
+            row.append(_prepare(value, field, kind, db))
         rows.append(row)
         obj._state.adding = False
-        obj._state.db = connection.alias
-    return opts.db_table, [f.column for f in fields], rows
+        obj._state.db = db.alias
+    return table, names, rows
+
+
+def plain_str(value):
+    """A value of a subclass of str (a member of a model's choices) as a plain str, anything else as
+    it is. psycopg finds how to send a value by its exact type, and for a type it does not know it
+    walks the class's bases, on every new cursor; a plain str it finds at once."""
+    return str.__str__(value) if isinstance(value, str) and type(value) is not str else value
+
+
+def stored_as_is(field) -> bool:
+    """Whether an instance keeps ``field``'s value in its ``__dict__`` as the attribute reads it (the
+    plain descriptors; a file field's descriptor wraps the value): read from there, it costs no
+    descriptor call. A deferred field is missing from the dict and is read by ``getattr``."""
+    from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+    from django.db.models.query_utils import DeferredAttribute
+
+    return field.descriptor_class in (DeferredAttribute, ForeignKeyDeferredAttribute)
 
 
 def _is_stamp(field) -> bool:
     return getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
 
 
+#: How a column's value is prepared (``_prepare_kind``), the values that pass unchanged because
+#: the field would return them as they are — ``_STAMP``: none, it is the time of the insert
+#: (``object_rows``); ``_PLAIN``: a str, int, bool or None; ``_AWARE``: None or an aware datetime (a
+#: DateTimeField on PostgreSQL); ``_NONE``: None; ``_PREPARE``: none. The field prepares the rest.
+_STAMP, _PLAIN, _AWARE, _NONE, _PREPARE = object(), object(), object(), object(), object()
+_PLAIN_TYPES = frozenset((str, int, bool))
+
+
+def _prepare(value, field, kind, db):
+    """``value`` of ``field`` as the database takes it; the field prepares it unless ``kind`` says
+    the field would return it unchanged. A choice (a subclass of str) becomes a plain str."""
+    if value is None:
+        return field.get_db_prep_save(value, db) if kind is _PREPARE else None
+    if kind is _PLAIN and type(value) in _PLAIN_TYPES:
+        return value
+    if kind is _AWARE and type(value) is datetime and value.utcoffset() is not None:
+        return value
+    return plain_str(field.get_db_prep_save(value, db))
+
+
 @functools.cache
-def _object_columns(model) -> tuple[list, list[bool], list]:
-    """``object_rows``' columns of ``model`` (worked out once): its fields, whether each passes
-    str, int, bool and None through unprepared, and its ``auto_now`` timestamps."""
+def _object_columns(model, vendor: str) -> tuple[str, list[str], list[tuple], list[str]]:
+    """``object_rows``' columns of ``model`` on this database (worked out once): the table, the
+    column names, per column its attname, field, how it is prepared (``_prepare_kind``) and whether
+    its value is read from the instance's dict (``stored_as_is``), and the ``auto_now``
+    timestamps' attnames."""
+    db = _this_connection()
     fields = list(model._meta.concrete_fields)
-    return fields, [type(f).__name__ in PLAIN_FIELDS for f in fields], [f for f in fields if _is_stamp(f)]
+    columns = [(f.attname, f, _prepare_kind(f, db), stored_as_is(f)) for f in fields]
+    stamped = [f.attname for f in fields if _is_stamp(f)]
+    return model._meta.db_table, [f.column for f in fields], columns, stamped
 
 
 #: From this many rows PostgreSQL gets them by COPY; fewer (one change-log row) by INSERT.
@@ -293,63 +391,63 @@ def insert_values(model, rows: list[dict], *, ids: bool = True) -> list[int]:
     return ids
 
 
-def value_rows(model, rows: list[dict]) -> tuple[list[str], list[list]]:
+def value_rows(model, rows: list[dict]) -> tuple[tuple[str, ...], list[list]]:
     """``insert_values``' preparation: the columns (all but the primary key) and, per row, every
     column's database value — the row's own, or the field's default (``auto_now`` timestamps:
     now). Unknown keys are refused (TypeError). Rows of one shape (the same keys, as a batch's
     rows are) share one plan of where each column's value comes from."""
     now = timezone.now()
     db = _this_connection()
-    # (keys it may be given by, prepared default, field, passes plain values through): the time of
-    # the insert prepared once for the call; a default made per row is marked by the field itself.
-    columns = [
-        (
-            keys,
-            field.get_db_prep_save(now, db) if default is _NOW else field if default is _FRESH else default,
-            field,
-            is_plain,
-        )
-        for keys, default, field, is_plain in _value_columns(model, db.vendor)
-    ]
-    known = {k for keys, *_ in columns for k in keys}
-    plans: dict[tuple, list] = {}
+    names = _value_columns(model, db.vendor)[0]
+    stamps: dict[str, object] = {}  # the time of the insert, prepared once per column for the call
     prepared = []
+    plan, shape = None, None
     for row in rows:
-        shape = tuple(row)
-        plan = plans.get(shape)
-        if plan is None:
-            unknown = set(shape) - known
-            if unknown:
-                raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
-            # Per column: the row's key holding its value (None: the default), and how to prepare it.
-            plan = plans[shape] = [
-                (next((k for k in keys if k in row), None), default, field, is_plain, field.is_relation)
-                for keys, default, field, is_plain in columns
-            ]
+        if plan is None or tuple(row) != shape:
+            shape = tuple(row)
+            plan = _value_plan(model, db.vendor, shape)
         out = []
-        for key, default, field, is_plain, is_relation in plan:
+        for key, default, field, kind, is_relation in plan:
             if key is None:
-                out.append(field.get_db_prep_save(field.get_default(), db) if default is field else default)
+                if default is _NOW:
+                    if field.attname not in stamps:
+                        stamps[field.attname] = field.get_db_prep_save(now, db)
+                    default = stamps[field.attname]
+                elif default is _FRESH:
+                    default = field.get_db_prep_save(field.get_default(), db)
+                out.append(default)
                 continue
             value = row[key]
             if is_relation and hasattr(value, "_meta"):  # a model instance given for a foreign key
                 value = value.pk
-            if not (is_plain and (value is None or type(value) in (str, int, bool))):
-                value = field.get_db_prep_save(value, db)
-            out.append(value)
+            out.append(_prepare(value, field, kind, db))
         prepared.append(out)
-    return [c[2].column for c in columns], prepared
+    return names, prepared
 
 
 #: Defaults in ``_value_columns``: the time of the insert (``auto_now``), a value per row (a callable).
 _NOW, _FRESH = object(), object()
 
 
+def _prepare_kind(field, db):
+    """How a value of ``field`` is prepared for the database (see ``_STAMP`` and the others)."""
+    if _is_stamp(field):
+        return _STAMP
+    if type(field).__name__ in PLAIN_FIELDS:
+        return _PLAIN
+    if field.get_db_prep_save(None, db) is not None:
+        return _PREPARE
+    aware = datetime(2000, 1, 1, tzinfo=UTC)
+    if isinstance(field, models.DateTimeField) and field.get_db_prep_save(aware, db) is aware:
+        return _AWARE
+    return _NONE
+
+
 @functools.cache
-def _value_columns(model, vendor: str) -> tuple[tuple, ...]:
+def _value_columns(model, vendor: str) -> tuple[tuple[str, ...], tuple[tuple, ...]]:
     """``value_rows``' columns of ``model`` (all but the primary key), worked out once per database:
-    the keys a row may give each by, its default prepared (or ``_NOW``/``_FRESH``), the field, and
-    whether it passes str, int, bool and None through unprepared."""
+    their names and, per column, the keys a row may give it by, its default prepared (or
+    ``_NOW``/``_FRESH``), the field and how its values are prepared (``_prepare_kind``)."""
     db = _this_connection()
     pk_name = model._meta.pk.attname
     out = []
@@ -361,16 +459,33 @@ def _value_columns(model, vendor: str) -> tuple[tuple, ...]:
         elif field.has_default() and callable(field.default) and field.default not in (dict, list):
             default = _FRESH  # a fresh value per row (a token, a uuid, the time)
         else:
-            default = field.get_db_prep_save(field.get_default(), db)
+            default = plain_str(field.get_db_prep_save(field.get_default(), db))
         keys = (field.attname,) if field.attname == field.name else (field.attname, field.name)
-        out.append((keys, default, field, type(field).__name__ in PLAIN_FIELDS))
-    return tuple(out)
+        kind = _prepare_kind(field, db)
+        out.append((keys, default, field, _PREPARE if kind is _STAMP else kind))
+    return tuple(c[2].column for c in out), tuple(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _value_plan(model, vendor: str, shape: tuple[str, ...]) -> tuple[tuple, ...]:
+    """Where each of ``value_rows``' columns comes from for rows with the keys ``shape`` (the few
+    shapes of a service's rows recur on every call): per column the row's key holding its value
+    (None: the default), the default, the field, how it is prepared and whether it is a relation.
+    Unknown keys are refused (TypeError)."""
+    _names, columns = _value_columns(model, vendor)
+    unknown = set(shape) - {k for keys, *_ in columns for k in keys}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+    return tuple(
+        (next((k for k in keys if k in shape), None), default, field, kind, field.is_relation)
+        for keys, default, field, kind in columns
+    )
 
 
 def insert_sql(table: str, columns: list[str], rows: list, *, returning: str = "") -> tuple[str, list]:
     """One ``INSERT … VALUES (…), (…)`` of prepared ``rows`` (optionally ``RETURNING`` a column):
     the SQL and its parameters, for a cursor or ``execute_together``. Names come from models."""
-    sql = _insert_text(connection.vendor, table, tuple(columns), len(rows), returning)
+    sql = _insert_text(vendor(), table, tuple(columns), len(rows), returning)
     return sql, [value for row in rows for value in row]
 
 
@@ -428,9 +543,8 @@ def execute_together(statements: list[tuple[str, list]]) -> list[tuple]:
     ``transaction.atomic``."""
     if not statements:
         return []
-    if connection.vendor == "postgresql":
-        parts = [f"s{i} AS ({sql})" for i, (sql, _params) in enumerate(statements[:-1])]
-        sql = f"WITH {', '.join(parts)} {statements[-1][0]}" if parts else statements[-1][0]
+    if vendor() == "postgresql":
+        sql = _together_sql(tuple(sql for sql, _params in statements))
         with prepared_cursor() as cursor:
             cursor.execute(sql, [value for _sql, params in statements for value in params])
             return cursor.fetchall() if cursor.description else []
@@ -438,6 +552,15 @@ def execute_together(statements: list[tuple[str, list]]) -> list[tuple]:
         for sql, params in statements:
             cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
+
+
+@functools.lru_cache(maxsize=64)
+def _together_sql(texts: tuple[str, ...]) -> str:
+    """``execute_together``'s one statement on PostgreSQL: each statement but the last a
+    data-modifying ``WITH`` part. The same few combinations recur (the intake's), and the same
+    string object each time lets psycopg find it in its caches without hashing it again."""
+    parts = [f"s{i} AS ({sql})" for i, sql in enumerate(texts[:-1])]
+    return f"WITH {', '.join(parts)} {texts[-1]}" if parts else texts[-1]
 
 
 #: psycopg's count of runs after which a statement is prepared, set on connections that have none
@@ -505,7 +628,7 @@ def insert_select(model, source, pks: list, *, columns: dict[str, str], values: 
     # A default made per row (a token, a uuid) would be made once here and repeated on every row.
     fresh = [
         field.name
-        for keys, default, field, _plain in _value_columns(model, connection.vendor)
+        for keys, default, field, _kind in _value_columns(model, connection.vendor)[1]
         if default is _FRESH and field.column not in copied and not set(keys) & set(values)
     ]
     if fresh:

@@ -269,6 +269,14 @@ class TestIntake:
             ({"description": "   "}, "description"),
             ({"reporter_phone": "12345"}, "phone"),
             ({"channel": "fax"}, "channel"),
+            ({"urgency": "panic"}, "urgency"),
+            ({"description": "垃圾\x00"}, "description"),
+            ({"title": "标题\x00"}, "title"),
+            ({"address": "西江路\x00"}, "address"),
+            ({"reporter_name": "张\x00三"}, "reporter_name"),
+            ({"source": "open311:\x00"}, "source"),
+            ({"idempotency_key": "k\x00"}, "idempotency_key"),
+            ({"source": "open311:\x00", "idempotency_key": "k"}, "source"),
         ],
     )
     def test_bad_input_names_the_field_and_stores_nothing(self, people, change, field):

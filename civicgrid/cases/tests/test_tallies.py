@@ -168,10 +168,12 @@ def test_command_checks_and_rebuilds(history, capsys):
 
 
 def test_upserts_add_to_the_stored_rows_whatever_the_text():
-    """The upsert takes any text as a key (on PostgreSQL the rows go as one array per column) and
-    adds to the row already stored; its statement reads the same for any number of rows there."""
+    """The upsert takes any text as a key (on PostgreSQL many rows go as one array per column) and
+    adds to the row already stored; its statement for many rows reads the same for any number of
+    rows there, and a few rows go as plain values."""
     month = date(2026, 11, 1)
-    odd = ["a,b", 'say "hi"', "{x}", "back\\slash", "NULL", "", "社情民意"]
+    odd = ["a,b", 'say "hi"', "{x}", "back\\slash", "NULL", "", "社情民意", "tab\tnew\nline"]
+    assert len(odd) >= tallies.ARRAYS_FROM  # arrays on PostgreSQL
     for sign in (1, 1, -1, 1):
         delta = tallies.Delta()
         for value in odd:
@@ -185,6 +187,9 @@ def test_upserts_add_to_the_stored_rows_whatever_the_text():
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        one = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [(month, "4504", "status", "x", 1)])
-        many = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [(month, "4504", "status", "x", 1)] * 3)
-        assert one[0] == many[0] and len(one[1]) == len(many[1]) == 5
+        row = (month, "4504", "status", "x", 1)
+        least = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [row] * tallies.ARRAYS_FROM)
+        many = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [row] * 1000)
+        assert least[0] == many[0] and len(least[1]) == len(many[1]) == 5
+        few = tallies._upsert(CaseTally, tallies.CASE_KEY, ["n"], [row] * 3)
+        assert "unnest" not in few[0] and few[1] == list(row) * 3

@@ -188,6 +188,27 @@ def test_id_blocks_hand_out_a_reserved_block_then_reserve_anew(case):
         assert inside not in blocks._ids and inside > fourth + 1
 
 
+@pytest.mark.django_db(transaction=True)  # blocks are reserved outside a transaction only
+def test_id_blocks_grow_with_traffic_and_shrink_when_quiet():
+    blocks = bulk.IdBlocks(CaseEvent, size=2, max_size=8, max_age=60)
+    sizes = []
+    for _ in range(5):  # each block used up at once: the next is twice as large, up to max_size
+        first = blocks.take()
+        sizes.append(len(blocks._ids) + 1)
+        taken = [first] + [blocks.take() for _ in range(sizes[-1] - 1)]
+        assert taken == list(range(first, first + sizes[-1]))
+    assert sizes == [2, 4, 8, 8, 8]
+    blocks.take()  # a new block of 8
+    for expected in (4, 2):  # each block dropped before it is used up: the next is half as large
+        blocks._reserved_at -= 61
+        blocks.take()
+        assert len(blocks._ids) + 1 == expected
+    blocks.take()  # the block of 2 used up, slowly: the next is as large
+    blocks._reserved_at -= 61
+    blocks.take()
+    assert len(blocks._ids) + 1 == 2
+
+
 def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(case):
     before = CaseEvent.objects.filter(case=case).count()
     statements = [
