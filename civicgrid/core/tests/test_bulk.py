@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -207,6 +208,37 @@ def test_id_blocks_grow_with_traffic_and_shrink_when_quiet():
     blocks._reserved_at -= 61
     blocks.take()
     assert len(blocks._ids) + 1 == 2
+
+
+def test_new_object_makes_what_the_keyword_form_makes(case):
+    from civicgrid.cases.models import Case, CasePhoto
+
+    values = {
+        "area": case.area,
+        "category": case.category,
+        "title": "标题",
+        "description": "描述",
+        "channel": "open311",
+        "lat": 23.5,
+        "answers": {"size": "large"},
+        "reporter": None,
+        "created_by_id": None,
+        "reported_at": datetime(2026, 11, 29, 9, 0, tzinfo=UTC),  # a default made per instance
+    }
+    made, expected = bulk.new_object(Case, values), Case(**values)
+    state = {"_state"}
+    assert {k: v for k, v in made.__dict__.items() if k not in state} == {
+        k: v for k, v in expected.__dict__.items() if k not in state
+    }
+    assert made._state.adding and made._state.db is None
+    assert made.area is case.area and made.category is case.category  # cached, no query
+    assert made.answers is values["answers"] and bulk.new_object(Case, {}).answers == {}
+    assert bulk.new_object(Case, {}).answers is not bulk.new_object(Case, {}).answers  # a fresh default
+    with pytest.raises(TypeError, match="colour"):
+        bulk.new_object(Case, {"colour": "red"})
+    # A model whose file field keeps its value behind a descriptor is made by its __init__.
+    assert bulk._new_object_plan(Case)[2] is not None
+    assert bulk._new_object_plan(CasePhoto)[2] is None
 
 
 def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(case):
