@@ -157,6 +157,14 @@ def test_characters_xml_cannot_hold_are_replaced_in_xml(api, key):
     assert xml.findtext("request/description") == "垃圾\ufffd\ufffd堆放"
 
 
+def test_location_is_absolute_and_encoded_under_a_script_prefix(api, key):
+    prefix = "/社区"  # a WSGI environ holds it as bytes read as Latin-1
+    response = post(api, data=form(key), SCRIPT_NAME=prefix.encode().decode("latin-1"))
+    assert response.status_code == 201, response.content
+    rid = created_id(response, "json")
+    assert response["Location"] == f"http://testserver/%E7%A4%BE%E5%8C%BA{BASE}/requests/{rid}.json"
+
+
 # ---- idempotency ---------------------------------------------------------------------------------
 
 
