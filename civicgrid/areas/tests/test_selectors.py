@@ -60,3 +60,13 @@ def test_an_index_of_no_grids_answers_none():
     index = GridIndex([])
     index._raster = index._build_raster()
     assert index.locate(23.0, 111.0) is None
+
+
+def test_the_raster_has_at_most_its_largest_size(monkeypatch):
+    monkeypatch.setattr(selectors, "RASTER_MAX_CELLS", 100)
+    rows = [(i, f"G{i:03d}", _square(111.0 + i * 0.01, 23.0, 0.01)) for i in range(50)]
+    index = GridIndex(rows)
+    *_bounds, nx, ny, cells = index._build_raster()
+    assert len(cells) == nx * ny <= 101 + nx + ny  # (a + 1)(b + 1) for sides of a, b cells, ab = 100
+    index._raster = index._build_raster()
+    assert [index.locate(23.005, 111.005 + i * 0.01) for i in range(50)] == list(range(50))
