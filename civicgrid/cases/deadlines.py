@@ -174,15 +174,12 @@ def plan_deadline(case: Case, stage: str, now: datetime) -> CaseDeadline | None:
 
 def plan_clock(case: Case, stage: str, now: datetime, *, memo: dict | None = None) -> dict | None:
     """``plan_deadline``'s work, the history row as field values (for ``core.bulk.insert_values``).
-    ``memo`` (a dict kept over a batch of cases) remembers the policy of each kind of case and
-    each policy's clock from ``now``: the working-time arithmetic is done once per policy."""
+    ``memo`` (a dict kept over a batch of cases) remembers each policy's clock from ``now``: the
+    working-time arithmetic is done once per policy (``resolve_policy`` remembers the policies)."""
     memo = {} if memo is None else memo
-    key = (stage, case.category_id, case.channel, case.level, case.urgency)
-    if key not in memo:
-        memo[key] = resolve_policy(
-            stage=stage, category=case.category, channel=case.channel, level=case.level, urgency=case.urgency
-        )
-    policy = memo[key]
+    policy = resolve_policy(
+        stage=stage, category=case.category, channel=case.channel, level=case.level, urgency=case.urgency
+    )
     if policy is None:
         return None
     if (policy.pk, now) not in memo:

@@ -119,14 +119,14 @@ def _upsert(model, keys: list[str], sums: list[str], rows: list[tuple]) -> tuple
     writes in C, where each array costs it several Python calls. Names come from the model, never
     from input; values are parameters."""
     if bulk.vendor() == "postgresql" and len(rows) >= ARRAYS_FROM:
-        sql = _upsert_text(model, tuple(keys), tuple(sums), "postgresql", 0)
+        sql = _upsert_text(model, tuple(keys), tuple(sums), 0)
         return sql, [list(column) for column in zip(*rows, strict=True)]
-    sql = _upsert_text(model, tuple(keys), tuple(sums), bulk.vendor(), len(rows))
+    sql = _upsert_text(model, tuple(keys), tuple(sums), len(rows))
     return sql, [value for row in rows for value in row]
 
 
 @functools.lru_cache(maxsize=256)
-def _upsert_text(model, keys: tuple, sums: tuple, vendor: str, count: int) -> str:
+def _upsert_text(model, keys: tuple, sums: tuple, count: int) -> str:
     """``_upsert``'s statement (the same few recur on every report): ``count`` rows of ``VALUES``,
     or (``count`` 0, PostgreSQL) the arrays of the columns' types."""
     table = model._meta.db_table
