@@ -273,18 +273,22 @@ def sweep(now: datetime | None = None) -> SweepResult:
     overdue = _due_ids("due_at", "overdue_at", since, now)
     # Each batch's writes are sent without waiting for each (``bulk.pipelined``): the database
     # writes while Python prepares the next rows. The block ends (and any error is raised) before
-    # the batch's transaction does.
-    for start in range(0, len(overdue), SWEEP_BATCH):
-        with transaction.atomic(), bulk.pipelined():
-            done = services.deadline_overdue(overdue[start : start + SWEEP_BATCH], now=now)
-        result.warned += done["warned"]
-        result.overdue += sum(done[action] for action in OverdueAction.values)
-        result.supervised += done[OverdueAction.SUPERVISE]
-        result.escalated += done[OverdueAction.ESCALATE]
-    # Only cases not due yet: the overdue pass warned those that are.
-    warn = _due_ids("warn_at", "warned_at", since, now, due_at__gt=now)
-    for start in range(0, len(warn), SWEEP_BATCH):
-        with transaction.atomic(), bulk.pipelined():
-            result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)
+    # the batch's transaction does. On SQLite each commit's log is copied into the database by a
+    # thread of its own while the next batch is prepared (``bulk.checkpoints_aside``).
+    with bulk.checkpoints_aside() as checkpoint:
+        for start in range(0, len(overdue), SWEEP_BATCH):
+            with transaction.atomic(), bulk.pipelined():
+                done = services.deadline_overdue(overdue[start : start + SWEEP_BATCH], now=now)
+            checkpoint()
+            result.warned += done["warned"]
+            result.overdue += sum(done[action] for action in OverdueAction.values)
+            result.supervised += done[OverdueAction.SUPERVISE]
+            result.escalated += done[OverdueAction.ESCALATE]
+        # Only cases not due yet: the overdue pass warned those that are.
+        warn = _due_ids("warn_at", "warned_at", since, now, due_at__gt=now)
+        for start in range(0, len(warn), SWEEP_BATCH):
+            with transaction.atomic(), bulk.pipelined():
+                result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)
+            checkpoint()
     _mark_swept(now)
     return result

@@ -1226,7 +1226,7 @@ def _escalation_reads(ids: list[int]) -> list[Case]:
     write of the batch."""
     if not ids:
         return []
-    cases = list(Case.objects.filter(pk__any=ids).only(*_ESCALATION_READS))
+    cases = bulk.read_objects(Case.objects.filter(pk__any=ids), _ESCALATION_READS)
     # The few categories once each, not joined onto every case (a category instance per case).
     categories = Category.objects.in_bulk({c.category_id for c in cases})
     for case in cases:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,8 @@ from django.db.models import signals
 from django.db.models.base import ModelState
 from django.db.models.lookups import In
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def _this_connection():
@@ -191,6 +194,33 @@ def new_object(model, values: dict):
     return obj
 
 
+def read_objects(queryset, fields: tuple[str, ...]) -> list:
+    """``list(queryset.only(*fields))`` for many rows on a hot path (the sweep's escalations): the
+    values are read as a ``values_list`` and put straight into each instance's dict, where Django
+    would call ``__init__`` with a placeholder for every field not read. The fields not read are
+    deferred, loaded when first used, as ``only``'s are. Where a field keeps its value elsewhere
+    than the dict as read (``stored_as_is``) or a signal listens to the model's creation, this is
+    ``only``."""
+    model = queryset.model
+    opts = model._meta
+    read = [opts.pk, *(opts.get_field(name) for name in fields if name != "pk")]
+    if (
+        not all(stored_as_is(f) for f in read)
+        or signals.pre_init.has_listeners(model)
+        or signals.post_init.has_listeners(model)
+    ):
+        return list(queryset.only(*fields))
+    attnames = tuple(f.attname for f in read)
+    out = []
+    for values in queryset.values_list(*attnames):
+        obj = model.__new__(model)
+        state = obj._state = ModelState()
+        state.adding, state.db = False, queryset.db
+        obj.__dict__.update(zip(attnames, values, strict=True))
+        out.append(obj)
+    return out
+
+
 @functools.cache
 def _new_object_plan(model) -> tuple[tuple, frozenset, tuple | None]:
     """Per concrete field of ``model``, in order: its name, attname, the field itself when it is a
@@ -318,6 +348,93 @@ def pipelined():
         yield
 
 
+@contextlib.contextmanager
+def checkpoints_aside():
+    """For a block that commits many transactions in a row (the deadline sweep's batches), on a
+    SQLite database in WAL mode: the log is copied into the database file (a checkpoint) by a
+    thread of its own, on a connection of its own, when the block calls the function it is given
+    (after each commit), instead of by the committing connection itself once the log passes its
+    limit (``wal_autocheckpoint``, off for the block and set back after). The copy and its flushes
+    to disk then run while the block prepares its next transaction, on the other core. The block
+    ends once the last checkpoint has, so no writer after it pays for the block's. A checkpoint
+    of this kind (PASSIVE) never waits for a lock: it copies what no reader still needs. Elsewhere
+    (PostgreSQL, another journal mode, inside a transaction) the function does nothing."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield lambda: None
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        wal = cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        limit = cursor.fetchone()[0]
+    if not wal:
+        yield lambda: None
+        return
+    checkpointer = _Checkpointer(connection.settings_dict["NAME"])
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        yield checkpointer
+    finally:
+        checkpointer.finish()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(limit)}")
+
+
+class _Checkpointer:
+    """``checkpoints_aside``' thread, started at the first call: a checkpoint for each call (calls
+    made while one runs are served by one more), ``count`` of them; at the end the connection is
+    closed."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.wanted = threading.Event()
+        self.done = False
+        self.count = 0
+        self.error: Exception | None = None
+        self.thread: threading.Thread | None = None  # started at the first request
+
+    def __call__(self) -> None:
+        """A checkpoint, soon: the caller does not wait for it."""
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+            self.thread.start()
+        self.wanted.set()
+
+    def _run(self) -> None:
+        import sqlite3
+
+        try:
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        except Exception as exc:  # noqa: BLE001 -- logged by finish
+            self.error = exc
+            return
+        try:
+            while True:
+                self.wanted.wait()
+                self.wanted.clear()
+                last = self.done
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.count += 1
+                if last:
+                    return
+        except Exception as exc:  # noqa: BLE001 -- logged by finish
+            self.error = exc
+        finally:
+            db.close()
+
+    def finish(self) -> None:
+        """The last checkpoint, then the thread ends. A checkpoint that failed is logged, not
+        raised: the block's transactions are committed, and the log is copied by a later one."""
+        if self.thread is None:
+            return
+        self.done = True
+        self.wanted.set()
+        self.thread.join()
+        if self.error is not None:
+            logger.warning("SQLite checkpoint failed: %s", self.error)
+
+
 def in_pipeline() -> bool:
     raw = connection.connection
     return connection.vendor == "postgresql" and raw is not None and bool(raw.pgconn.pipeline_status)
@@ -412,6 +529,9 @@ def value_rows(model, rows: list[dict]) -> tuple[tuple[str, ...], list[list]]:
     db = _this_connection()
     names = _value_columns(model, db.vendor)[0]
     stamps: dict[str, object] = {}  # the time of the insert, prepared once per column for the call
+    # The datetimes prepared, by column and object: a batch's rows share a few (the sweep's clocks
+    # start at one time and fall due at their policy's), which SQLite's adapter formats as text.
+    times: dict[str, dict[int, tuple]] = {}
     prepared = []
     plan, shape = None, None
     for row in rows:
@@ -432,6 +552,13 @@ def value_rows(model, rows: list[dict]) -> tuple[tuple[str, ...], list[list]]:
             value = row[key]
             if is_relation and hasattr(value, "_meta"):  # a model instance given for a foreign key
                 value = value.pk
+            if type(value) is datetime:
+                seen = times.setdefault(key, {})
+                hit = seen.get(id(value))
+                if hit is None or hit[0] is not value:
+                    hit = seen[id(value)] = (value, _prepare(value, field, kind, db))
+                out.append(hit[1])
+                continue
             out.append(_prepare(value, field, kind, db))
         prepared.append(out)
     return names, prepared

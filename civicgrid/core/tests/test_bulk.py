@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from civicgrid.cases.choices import EventKind
@@ -435,3 +435,100 @@ def test_any_sql_for_hand_written_statements(case):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {qn(Case._meta.db_table)} WHERE {among} ORDER BY id", params)  # noqa: S608
         assert [r[0] for r in cursor.fetchall()] == sorted([case.pk, other.pk])
+
+
+def test_read_objects_reads_what_only_reads(case):
+    """The instances hold the fields read, as ``only``'s do; the others load when first used."""
+    from civicgrid.cases.models import Case, CasePhoto
+
+    fields = ("title", "status", "category", "reported_at", "due_at")
+    [made] = bulk.read_objects(Case.objects.filter(pk=case.pk), fields)
+    [expected] = Case.objects.filter(pk=case.pk).only(*fields)
+    read = ("id", "title", "status", "category_id", "reported_at", "due_at")
+    assert {k: made.__dict__[k] for k in read} == {k: expected.__dict__[k] for k in read}
+    assert made.get_deferred_fields() == expected.get_deferred_fields()
+    assert not made._state.adding and made._state.db == "default"
+    assert made.description == case.description  # deferred: read on use
+    # A model whose file field keeps its value behind a descriptor is read by ``only``.
+    photo = CasePhoto.objects.create(case=case, image="cases/x.jpg", width=4, height=3)
+    [read] = bulk.read_objects(CasePhoto.objects.filter(pk=photo.pk), ("image", "width"))
+    assert read.image.name == "cases/x.jpg" and read.image.instance is read and read.width == 4
+    assert read.get_deferred_fields() == CasePhoto.objects.only("image", "width").get().get_deferred_fields()
+
+
+def test_insert_values_prepares_a_shared_datetime_once_per_column(case, monkeypatch):
+    """Rows sharing a datetime object (a batch's clocks) have it prepared once per column; other
+    datetimes, even equal ones, are prepared each."""
+    from civicgrid.cases.models import CaseDeadline
+
+    field = CaseDeadline._meta.get_field("started_at")
+    calls = []
+    original = type(field).get_db_prep_save
+
+    def counting(self, value, connection):
+        if self is field:
+            calls.append(value)
+        return original(self, value, connection)
+
+    monkeypatch.setattr(type(field), "get_db_prep_save", counting)
+    start, due = datetime(2026, 11, 29, 9, 0, tzinfo=UTC), datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    rows = [
+        {
+            "case_id": case.pk,
+            "stage": "handle",
+            "level": "community",
+            "area_code": case.area_code,
+            "started_at": start,
+            "warn_at": due,
+            "due_at": due,
+        }
+        for _ in range(3)
+    ]
+    rows.append({**rows[0], "started_at": datetime(2026, 11, 29, 9, 0, tzinfo=UTC)})  # equal, another object
+    with transaction.atomic():
+        ids = bulk.insert_values(CaseDeadline, rows)
+    # PostgreSQL takes aware datetimes as they are; SQLite's are formatted, once per object.
+    assert len(calls) == (0 if connection.vendor == "postgresql" else 2)
+    assert set(CaseDeadline.objects.filter(pk__in=ids).values_list("started_at", flat=True)) == {start}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checkpoints_aside_copies_the_log_in_a_thread_and_restores_the_limit(case):
+    """On SQLite (WAL): committed writes are copied into the database by the thread when asked,
+    the connection makes no checkpoint of its own meanwhile, and its limit is set back after.
+    Inside a transaction, and on PostgreSQL, it does nothing."""
+
+    def pragma(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchone()
+
+    if connection.vendor != "sqlite":
+        with bulk.checkpoints_aside() as checkpoint:
+            checkpoint()
+        return
+    limit = pragma("PRAGMA wal_autocheckpoint")[0]
+    pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+    with bulk.checkpoints_aside() as checkpoint:
+        assert pragma("PRAGMA wal_autocheckpoint")[0] == 0
+        for n in range(3):
+            with transaction.atomic():
+                CaseEvent.objects.create(case=case, kind=EventKind.COMMENT, note=f"第{n}")
+            checkpoint()
+        threads = [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+        assert len(threads) == 1
+    assert not threads[0].is_alive() and 1 <= checkpoint.count <= 4
+    assert pragma("PRAGMA wal_autocheckpoint")[0] == limit
+    # Every frame of the log is in the database: nothing is left to copy.
+    busy, frames, copied = pragma("PRAGMA wal_checkpoint(PASSIVE)")
+    assert busy == 0 and frames == copied
+    assert CaseEvent.objects.filter(case=case, kind=EventKind.COMMENT).count() == 3
+    # No request, no thread.
+    with bulk.checkpoints_aside():
+        pass
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
+    # Inside a transaction it does nothing: its commits are not the block's.
+    with transaction.atomic(), bulk.checkpoints_aside() as checkpoint:
+        checkpoint()
+        assert pragma("PRAGMA wal_autocheckpoint")[0] == limit
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-checkpoint"]
