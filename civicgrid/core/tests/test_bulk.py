@@ -413,6 +413,14 @@ def test_any_lookup_selects_as_in_does(case):
     events = CaseEvent.objects.filter(case__any=CaseEvent.objects.filter(case=other).values("case_id"))
     assert set(events.values_list("case_id", flat=True)) == {other.pk}
     assert list(Case.objects.filter(duplicate_of__any=Case.objects.values("duplicate_of"))) == []
+    # Plain ints go as they are (repeated ones once); other values are prepared as ``__in``'s.
+    assert set(Case.objects.filter(pk__any=(case.pk, other.pk, case.pk))) == {case, other}
+    assert set(Case.objects.filter(pk__any=[str(case.pk), other.pk])) == {case, other}
+    assert set(CaseEvent.objects.filter(case__any=[other.pk]).values_list("case_id", flat=True)) == {other.pk}
+    codes = [case.area_code, 12]
+    assert list(Case.objects.filter(area_code__any=codes)) == list(Case.objects.filter(area_code__in=codes))
+    assert bulk._integer_column(CaseEvent._meta.get_field("case"))
+    assert not bulk._integer_column(Case._meta.get_field("area_code"))
     if connection.vendor == "postgresql":
         with CaptureQueriesContext(connection) as queries:
             list(Case.objects.filter(either).values_list("pk"))
