@@ -25,17 +25,17 @@ Lines: nothing due (the steady state), 0.1 % and 1 % of the table due — target
 and the second runs. The ratio of the 1 % line to the 0.1 % line shows how the cost scales (10× the
 due cases).
 
-Rolled back, the batches' commits are never paid. On SQLite they are part of the cost (a fifth of
-the 1 % sweep at city scale, bench/README.md): each commit writes the batch's pages to the
-write-ahead log, and once the log passes its limit the committing connection copies it into the
-database (a checkpoint). So on SQLite the 1 % sweep also runs as in production, each batch
-committed, on a copy of the database file (a new copy per run, deleted afterwards), in a process of
-its own (``python -m bench.benchmarks.cases_sweep``) whose database is the copy: the warm-up, then
-``make_due`` committed and checkpointed (as if it happened hours before), then the timed sweep. Same
-target. Its notifications are delivered in that process when each batch commits (the benchmark's
-task queue runs tasks at once; a few milliseconds per batch), where production queues them for the
-consumer. On PostgreSQL a commit waits for one flush of the log, a few milliseconds per batch, and
-the rolled-back line stands for it.
+Rolled back, the batches' commits are never paid. On SQLite they are part of the cost (about a
+quarter of the 1 % sweep at city scale, bench/README.md): each commit writes the batch's pages to
+the write-ahead log, which the sweep's own thread then copies into the database (a checkpoint,
+``core.bulk.checkpoints_aside``). So on SQLite the 1 % sweep also runs as in production, each batch
+committed, on a copy of the database file (a new copy per run, written out to disk before the run,
+deleted afterwards), in a process of its own (``python -m bench.benchmarks.cases_sweep``) whose
+database is the copy: the warm-up, then ``make_due`` committed and checkpointed (as if it happened
+hours before), then the timed sweep. Same target. Its notifications are delivered in that process
+when each batch commits (the benchmark's task queue runs tasks at once; a few milliseconds per
+batch), where production queues them for the consumer. On PostgreSQL a commit waits for one flush of
+the log, a few milliseconds per batch, and the rolled-back line stands for it.
 """
 
 from __future__ import annotations
