@@ -359,14 +359,13 @@ def checkpoints_aside():
     ends once the last checkpoint has, so no writer after it pays for the block's. A checkpoint
     of this kind (PASSIVE) never waits for a lock: it copies what no reader still needs. Elsewhere
     (PostgreSQL, another journal mode, inside a transaction) the function does nothing."""
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield lambda: None
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode")
-        wal = cursor.fetchone()[0] == "wal"
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        limit = cursor.fetchone()[0]
+    wal = False
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            wal = cursor.fetchone()[0] == "wal"
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            limit = cursor.fetchone()[0]
     if not wal:
         yield lambda: None
         return
@@ -392,7 +391,7 @@ class _Checkpointer:
         self.done = False
         self.count = 0
         self.error: Exception | None = None
-        self.thread: threading.Thread | None = None  # started at the first request
+        self.thread: threading.Thread | None = None  # started at the first call
 
     def __call__(self) -> None:
         """A checkpoint, soon: the caller does not wait for it."""
