@@ -27,9 +27,14 @@ def test_building_on_the_map_to_residents_and_reveal(page, live_server, grid):
     page.fill("#id_username", official.username)
     page.fill("#id_password", PASSWORD)
     page.click("button.primary")
+    # A click is a mouse click at the shape's place on screen: sent once the map has settled
+    # (aria-busy false), or it may land where the shape was before the view moved.
+    settled = '#map[aria-busy="false"]'
     page.wait_for_selector('path[data-code="450403005001001"]')
+    page.wait_for_selector(settled)
     page.click('path[data-code="450403005001001"]')
     page.wait_for_selector(f'path[data-building="{building.pk}"]')
+    page.wait_for_selector(settled)
     page.click(f'path[data-building="{building.pk}"]')
     page.click(".leaflet-popup-content a")
     page.wait_for_selector("text=陈晓东")

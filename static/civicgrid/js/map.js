@@ -22,6 +22,10 @@
 
   var layer = L.featureGroup().addTo(map);
   var marker = null;
+  // The map is aria-busy while an area loads or the view still moves to it: a click on a polygon
+  // then lands where the polygon will be, not where it is drawn now.
+  var mapEl = document.getElementById("map"), pending = 0, settled = Promise.resolve();
+  mapEl.setAttribute("aria-busy", "true");
   var trail = [];   // [{id, name}] from the top visible area down to the current node
   var colours = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4d7c0f", "#be185d"];
 
@@ -95,10 +99,23 @@
     if (!items.some(function (a) { return a.geometry; }) && node && node.geometry) {
       L.geoJSON(displayGeometry(node.geometry), {style: {color: "#334155", weight: 3, fillOpacity: 0.08}}).addTo(layer);
     }
-    if (layer.getLayers().length) map.fitBounds(layer.getBounds(), {padding: [16, 16]});
+    if (layer.getLayers().length) {
+      // fitBounds ends with one "moveend", animated or not (also when the view does not change).
+      settled = new Promise(function (done) { map.once("moveend", done); });
+      map.fitBounds(layer.getBounds(), {padding: [16, 16]});
+    }
   }
 
   function load(node) {
+    pending += 1;
+    mapEl.setAttribute("aria-busy", "true");
+    return show(node).then(function () { return settled; }).finally(function () {
+      pending -= 1;
+      if (!pending) mapEl.setAttribute("aria-busy", "false");
+    });
+  }
+
+  function show(node) {
     renderTrail();
     var url = API + "?geometry=1&page_size=500&" + (node ? "parent=" + node.id : "root=1");
     return getJSON(url).then(function (res) {
