@@ -124,11 +124,6 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "civicgrid.sqlite3")),
-            # Kept open between requests, as on PostgreSQL: opening one costs each request ~1.3 ms
-            # (SQLite reads the whole schema, the PRAGMAs run, compiled statements and the page
-            # cache start cold), more than the floor's whole INSERT. Each server thread keeps one,
-            # with a page cache of up to 64 MB that fills as pages are read (bench/README.md).
-            "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 # IMMEDIATE takes the write lock when a transaction starts, so concurrent writers
                 # queue on the busy timeout instead of failing with "database is locked".

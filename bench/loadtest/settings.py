@@ -11,8 +11,8 @@ from bench.settings import BENCH_DB, BENCH_SCALE, DATABASES, HUEY, LOGGING, VAR_
 
 ROOT_URLCONF = "bench.loadtest.urls"
 
-# Connections as the project's settings make them: kept open for 60 s, on PostgreSQL (DATABASE_URL)
-# with health checks (bench.settings takes the SQLite database's settings from the project's).
+# Connections as the project's settings make them: on PostgreSQL (DATABASE_URL) persistent for 60 s
+# with health checks; on SQLite one per request (CONN_MAX_AGE 0).
 if BENCH_DB == "postgres":
     DATABASES = {"default": {**DATABASES["default"], "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}}
 ALLOWED_HOSTS = ["*"]
