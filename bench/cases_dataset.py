@@ -860,8 +860,7 @@ def ensure_cases(scale_name: str) -> dict:
         info.update(reused=False, build_s=build_s, steps=build)
         log(f"cases built in {build_s:.1f} s: {counts}")
     from civicgrid.cases import tallies
-    from civicgrid.cases.models import CaseEvent, CaseTally, SweepMark, UnitTally
-    from civicgrid.core.models.audit import ChangeLog
+    from civicgrid.cases.models import CaseTally, SweepMark
 
     # The sweep has just run at ANCHOR: the next one reads only what falls due after it.
     SweepMark.objects.update_or_create(pk=1, defaults={"swept_to": ANCHOR, "ran_at": ANCHOR})
@@ -872,21 +871,30 @@ def ensure_cases(scale_name: str) -> dict:
         info["tallies"] = tallies.rebuild()
         info["tallies_s"] = round(time.perf_counter() - t0, 3)
         log(f"statistics tallies counted in {info['tallies_s']:.1f} s: {info['tallies']}")
+    info["analyze_s"] = settle()
+    info["tables"] = counts
+    info["indexes"] = [sql for _name, sql in secondary_indexes(_tables()[0])]
+    return info
+
+
+def settle(*also: str) -> float:
+    """Vacuum (PostgreSQL) and analyse the tables the cases benchmarks write, and ``also``; returns
+    the seconds taken. The events and the change log too: the benchmarks' rolled-back sweeps leave
+    their rows dead there (20,000 events and 10,000 change-log rows per 1 % run), as in the cases,
+    clocks and tallies they update, and a run must not start slower for the runs before it."""
+    from civicgrid.cases.models import CaseEvent, CaseTally, UnitTally
+    from civicgrid.core.models.audit import ChangeLog
+
     t0 = time.perf_counter()
-    # The events and the change log too: the benchmarks' rolled-back sweeps leave their rows dead
-    # there (20,000 events and 10,000 change-log rows per 1 % run), and a run must not start slower
-    # for the runs before it.
     analyze(
         *_tables(),
         CaseTally._meta.db_table,
         UnitTally._meta.db_table,
         CaseEvent._meta.db_table,
         ChangeLog._meta.db_table,
+        *also,
     )
-    info["analyze_s"] = round(time.perf_counter() - t0, 3)
-    info["tables"] = counts
-    info["indexes"] = [sql for _name, sql in secondary_indexes(_tables()[0])]
-    return info
+    return round(time.perf_counter() - t0, 3)
 
 
 #: Where the definitions of the dropped indexes wait until they are created again (a build that
