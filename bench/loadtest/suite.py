@@ -206,8 +206,8 @@ def run_suite(plan: Plan, users: dict, *, keep_after: int, log_root: Path) -> tu
     floor.empty_table()
     # Both endpoints start on settled tables, whatever ran before in this process: the cases
     # benchmark's rolled-back sweeps leave tens of thousands of dead rows in the cases' tables and
-    # indexes on PostgreSQL (Open311 0.44× the floor right after them, 0.51× after a vacuum), and
-    # the floor's table holds the rows a previous run deleted.
+    # indexes on PostgreSQL (Open311 measured 0.44× the floor right after them, 0.53× once settled),
+    # and the floor's table holds the rows a previous run deleted.
     settle_s = settle(floor.TABLE)
     client, key = make_client(f"bench-load-{stamp}")
     maker = scenarios.ReportMaker.build(key)

@@ -22,8 +22,8 @@
 
   var layer = L.featureGroup().addTo(map);
   var marker = null;
-  // The map is aria-busy while an area loads or the view still moves to it: a click on a polygon
-  // then lands where the polygon will be, not where it is drawn now.
+  // The map is aria-busy from the start of an area's load until the view has moved to it (the
+  // "moveend" of its fitBounds): until then a shape is not yet where a click on the screen lands.
   var mapEl = document.getElementById("map"), pending = 0, settled = Promise.resolve();
   mapEl.setAttribute("aria-busy", "true");
   var trail = [];   // [{id, name}] from the top visible area down to the current node
