@@ -407,6 +407,10 @@ class CaseDeadline(BaseModel):
         related_name="+",
         db_index=False,
     )
+    # No database constraint, as for the change log's content type: a handful of policies govern
+    # every clock, and the constraint's check would lock a policy's row for each report until it
+    # commits, shared between concurrent reports (a multixact on PostgreSQL). Deleting a policy
+    # sets its clocks' policy to NULL through the ORM (SET_NULL).
     policy = models.ForeignKey(
         DeadlinePolicy,
         verbose_name=_("policy"),
@@ -415,6 +419,7 @@ class CaseDeadline(BaseModel):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     area_code = models.CharField(_("area code"), max_length=24)
     started_at = models.DateTimeField(_("started at"))

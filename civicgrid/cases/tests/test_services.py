@@ -415,3 +415,25 @@ def test_open_and_final_statuses_split_every_status():
     from civicgrid.cases.choices import FINAL_STATUSES, OPEN_STATUSES
 
     assert sorted([*OPEN_STATUSES, *FINAL_STATUSES]) == sorted(Status.values)
+
+
+def test_a_report_locks_no_shared_row_for_a_foreign_key(report):
+    """The change log's content type and the clock's policy are the same few rows for every report:
+    their columns carry no database constraint, whose check would lock those rows until commit for
+    every concurrent report. The case's own references keep theirs."""
+    from django.db import connection
+
+    from civicgrid.core.models.audit import ChangeLog
+
+    def constrained(model) -> set[str]:
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        return {c["columns"][0] for c in found.values() if c["foreign_key"]}
+
+    assert "content_type_id" not in constrained(ChangeLog)
+    assert "policy_id" not in constrained(CaseDeadline)
+    assert {"case_id", "department_id"} <= constrained(CaseDeadline)
+    assert {"area_id", "category_id"} <= constrained(Case)
+    case = report()
+    clock = CaseDeadline.objects.get(case=case)
+    assert clock.policy is not None and ChangeLog.objects.filter(object_id=str(case.pk)).exists()

@@ -71,12 +71,18 @@ class ChangeLog(AppendOnlyModel):
     request_id = models.CharField(_("request id"), max_length=64, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=ChangeAction.choices)
+    # No database constraint: every audited write would lock the one row of its model's type in
+    # django_content_type until it commits (the constraint's check), and concurrent writers of a
+    # model then share that lock, which PostgreSQL records as a multixact — the busiest writes,
+    # the intake's, all name the same type. Content types are Django's own and never deleted while
+    # rows point to them (PROTECT, enforced by the ORM).
     content_type = models.ForeignKey(
         ContentType,
         verbose_name=_("object type"),
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,  # core_changelog_object leads with it
+        db_constraint=False,
     )
     object_id = models.CharField(_("object id"), max_length=64)
     object_repr = models.CharField(_("object"), max_length=200)
