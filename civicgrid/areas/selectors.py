@@ -8,10 +8,11 @@ import time
 
 import numpy as np
 import shapely
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Count, Max
 from shapely import STRtree
 from shapely.geometry import shape
+
+from civicgrid.core import bulk
 
 from .choices import AreaLevel
 from .models import Area
@@ -107,7 +108,7 @@ class GridIndex:
             rows = Area.objects.filter(pk__in=[*self.ids, grid_id]).values_list(*_AREA_COLUMNS)
             self._values.update({row[0]: row for row in rows})
         values = self._values.get(grid_id)
-        return Area.from_db(DEFAULT_DB_ALIAS, _AREA_COLUMNS, values) if values is not None else None
+        return bulk.loaded(Area, _AREA_COLUMNS, values) if values is not None else None
 
     def locate_many(self, lats, lngs) -> list[int | None]:
         """Vectorised lookup for many points at once (imports, benchmarks)."""
@@ -120,7 +121,7 @@ class GridIndex:
 
 
 #: Every column of an area but its boundary, in the model's order (as ``Model.from_db`` wants).
-_AREA_COLUMNS = [f.attname for f in Area._meta.concrete_fields if f.name != "geometry"]
+_AREA_COLUMNS = tuple(f.attname for f in Area._meta.concrete_fields if f.name != "geometry")
 
 _lock = threading.Lock()
 _index: GridIndex | None = None

@@ -61,11 +61,23 @@ def _json_safe(value):
 
 def _json_item(item):
     """One value of a flat record as it reads back from JSON (``_json_safe``)."""
-    if type(item) in _ENCODED:
+    kind = type(item)
+    if kind is datetime:
+        return _json_datetime(item)
+    if kind in _ENCODED:
         return _ENCODER.default(item)
     if isinstance(item, str):  # a choice of a model's TextChoices: its plain text
         return str.__str__(item)
+    if kind is dict and all(type(k) is str and type(v) in _JSON_NATIVE for k, v in item.items()):
+        return dict(item)  # a flat dict of plain values (a case's answers) reads back as it is
     return json.loads(json.dumps(item, cls=DjangoJSONEncoder))  # containers, anything else
+
+
+def _json_datetime(moment: datetime) -> str:
+    """``DjangoJSONEncoder``'s text of a datetime (milliseconds, when there are any; UTC as "Z"),
+    written directly: a case's snapshot has five, on every report."""
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def serialize_instance(instance: models.Model) -> dict:
@@ -163,8 +175,14 @@ def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, di
 
 
 @functools.cache
-def _changelog_fields() -> list:
-    return [ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS]
+@functools.cache
+def _changelog_fields() -> tuple:
+    return tuple(ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS)
+
+
+@functools.cache
+def _changelog_columns() -> tuple[str, ...]:
+    return tuple(f.column for f in _changelog_fields())
 
 
 @functools.lru_cache(maxsize=1024)
@@ -175,7 +193,7 @@ def _prepared_ip(vendor: str, ip: str | None):
 
 def changelog_rows(
     entries: Iterable[tuple[models.Model | Ref, str, dict | None, dict | None]],
-) -> tuple[str, list[str], list[tuple]]:
+) -> tuple[str, tuple[str, ...], list[tuple]]:
     """``log_changes``' rows, not yet written: the table, its columns and the prepared rows (for
     ``core.bulk.insert_rows``, or ``insert_sql`` when a service writes them with its own rows)."""
     ctx, user = _actor()
@@ -208,7 +226,7 @@ def changelog_rows(
                 None if after is None else encode(after),
             )
         )
-    return ChangeLog._meta.db_table, [f.column for f in fields], rows
+    return ChangeLog._meta.db_table, _changelog_columns(), rows
 
 
 def log_access(

@@ -65,20 +65,20 @@ def clear_client_cache() -> None:
 
 def client_for_key(key: str | None) -> Open311Client | None:
     """The active client whose api_key this is, or None. Cached per process for CLIENT_TTL
-    seconds, so POSTs do not read the clients table each time."""
+    seconds, by the key as sent (a key that was not a client's is not kept), so POSTs neither
+    read the clients table nor hash the key each time."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 100:
         return None
-    digest = _digest(key)
-    hit = _clients.get(digest)
+    hit = _clients.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < CLIENT_TTL:
         return hit[1]
-    client = Open311Client.objects.filter(digest=digest, is_active=True).first()
+    client = Open311Client.objects.filter(digest=_digest(key), is_active=True).first()
     with _clients_lock:
         if client is None:
-            _clients.pop(digest, None)
+            _clients.pop(key, None)
             return None
-        _clients[digest] = (now, client)
+        _clients[key] = (now, client)
     Open311Client.objects.filter(pk=client.pk).update(last_used_at=timezone.now())
     return client
 

@@ -228,6 +228,7 @@ def test_json_safe_reads_as_the_json_round_trip_would():
     import uuid
     from datetime import UTC, date, datetime, time, timedelta
     from decimal import Decimal
+    from zoneinfo import ZoneInfo
 
     from django.core.serializers.json import DjangoJSONEncoder
 
@@ -241,6 +242,12 @@ def test_json_safe_reads_as_the_json_round_trip_would():
         "b": True,
         "none": None,
         "at": datetime(2026, 11, 28, 1, 2, 3, 456789, tzinfo=UTC),
+        # Datetimes are written directly (``_json_datetime``), as the encoder writes them: whole
+        # seconds, under a millisecond, another zone, none.
+        "at_second": datetime(2026, 11, 28, 1, 2, 3, tzinfo=UTC),
+        "at_micro": datetime(2026, 11, 28, 1, 2, 3, 999, tzinfo=UTC),
+        "at_local": datetime(2026, 11, 28, 9, 2, 3, 120000, tzinfo=ZoneInfo("Asia/Shanghai")),
+        "at_naive": datetime(1, 1, 1, 0, 0, 0, 5000),
         "day": date(2026, 11, 28),
         "t": time(9, 30),
         "gap": timedelta(hours=2),
@@ -248,6 +255,9 @@ def test_json_safe_reads_as_the_json_round_trip_would():
         "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
         "choice": Status.REPORTED,
         "answers": {"q": [1, "a", {"deep": Decimal("1.0")}]},
+        "flat": {"q": "a", "n": 2, "none": None},  # copied as it is
+        "empty": {},
+        "choices": {"status": Status.REPORTED},
     }
     expected = json.loads(json.dumps(record, cls=DjangoJSONEncoder))
     got = _json_safe(record)
@@ -255,3 +265,4 @@ def test_json_safe_reads_as_the_json_round_trip_would():
     assert type(got["choice"]) is str
     assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
     assert _json_safe([record]) == [expected]
+    assert got["flat"] is not record["flat"] and type(got["choices"]["status"]) is str

@@ -241,6 +241,92 @@ def test_new_object_makes_what_the_keyword_form_makes(case):
     assert bulk._new_object_plan(CasePhoto)[2] is None
 
 
+def _rows_by_plan(objects: list) -> list[list]:
+    """``object_rows``' rows as its plan says, column by column with ``_prepare`` (what the
+    compiled row function must give); the timestamps are the objects' own."""
+    db = connection
+    _table, _names, columns, _stamped = bulk._object_columns(type(objects[0]), db.vendor)
+    return [
+        _comparable(
+            [bulk._prepare(getattr(obj, attname), field, kind, db) for attname, field, kind, _s in columns]
+        )
+        for obj in objects
+    ]
+
+
+def _comparable(row: list) -> list:
+    """A prepared row with psycopg's JSON wrappers (which compare by identity) unwrapped."""
+    return [getattr(v, "obj", v) if type(v).__name__ in ("Json", "Jsonb") else v for v in row]
+
+
+def test_object_rows_prepare_every_column_as_the_plan_says(case):
+    """The compiled row function passes plain values and prepares the rest, as ``_prepare`` does
+    column by column: choices become plain str, floats stay floats, JSON and encrypted values are
+    prepared, a deferred field is read through its descriptor."""
+    from civicgrid.cases.choices import Channel, Level, Stage, Status
+    from civicgrid.cases.models import Case, CasePhoto
+
+    made = bulk.new_object(
+        Case,
+        {
+            "area": case.area, "category": case.category, "title": "标题", "description": "描述",
+            "channel": Channel.OPEN311, "status": Status.REPORTED, "level": Level.COMMUNITY,
+            "deadline_stage": Stage.RECORD, "lat": 23.5, "lng": None, "answers": {"size": "large"},
+            "reporter_phone": "13800138000", "area_code": case.area_code,
+            "reported_at": datetime(2026, 11, 29, 9, 0, tzinfo=UTC), "due_at": case.due_at,
+        },
+    )  # fmt: skip
+    _table, names, [row] = bulk.object_rows([made], ids=[10**9])
+    row, [expected] = _comparable(row), _rows_by_plan([made])
+    phone = names.index("reporter_phone")
+    assert row[:phone] + row[phone + 1 :] == expected[:phone] + expected[phone + 1 :]
+    assert row[phone] and row[phone] != "13800138000"  # encrypted (a fresh nonce each time)
+    for name in ("channel", "status", "level", "deadline_stage"):
+        assert type(row[names.index(name)]) is str
+    assert type(row[names.index("lat")]) is float
+    # A deferred field is missing from the instance's dict: read through its descriptor.
+    [partial] = Case.objects.filter(pk=case.pk).only("title")
+    _table, _names, [row] = bulk.object_rows([partial], ids=[case.pk])  # its deferred fields load by id
+    row, [expected] = _comparable(row), _rows_by_plan([partial])
+    assert row[:phone] + row[phone + 1 :] == expected[:phone] + expected[phone + 1 :]
+    # A file field's value is read through its descriptor: the file's name.
+    photo = CasePhoto(case=case, image="cases/x.jpg", width=4, height=3)
+    _table, names, [row] = bulk.object_rows([photo], ids=[10**9 + 2])
+    assert row == _rows_by_plan([photo])[0] and row[names.index("image")] == "cases/x.jpg"
+
+
+def test_loaded_makes_what_from_db_makes(case):
+    """An instance made from values kept in memory (the intake's grid) is the one ``from_db``
+    would make, made without ``__init__``; a model that needs ``__init__`` gets it."""
+    from django.db.models import signals
+
+    from civicgrid.areas.models import Area
+    from civicgrid.cases.models import CasePhoto
+
+    columns = tuple(f.attname for f in Area._meta.concrete_fields if f.attname in {"id", "name", "code"})
+    values = tuple({"id": case.area_id, "name": "网格", "code": case.area.code}[c] for c in columns)
+    made, expected = bulk.loaded(Area, columns, values), Area.from_db("default", list(columns), values)
+    assert {k: made.__dict__[k] for k in columns} == {k: expected.__dict__[k] for k in columns}
+    assert made.get_deferred_fields() == expected.get_deferred_fields()
+    assert not made._state.adding and made._state.db == "default"
+    assert made.level == case.area.level  # deferred: read on use
+    # Listeners of the model's creation are called: the instance is then made by from_db.
+    seen = []
+
+    def listener(sender, instance, **kwargs):
+        seen.append(instance)
+
+    signals.post_init.connect(listener, sender=Area)
+    try:
+        again = bulk.loaded(Area, columns, values)
+    finally:
+        signals.post_init.disconnect(listener, sender=Area)
+    assert seen == [again]
+    # A file field keeps its value behind a descriptor (and an image field listens to post_init).
+    photo = bulk.loaded(CasePhoto, ("id", "image", "width", "height"), (1, "cases/x.jpg", 4, 3))
+    assert photo.image.name == "cases/x.jpg" and photo.image.instance is photo and photo.width == 4
+
+
 def test_execute_together_writes_every_statement_and_returns_the_last_ones_rows(case):
     before = CaseEvent.objects.filter(case=case).count()
     statements = [
