@@ -182,8 +182,10 @@ def record_change(case: Case) -> None:
 def new_case_statements(case: Case) -> list[tuple[str, list]]:
     """The upserts that count a new case (for a service that runs them with its own rows); the
     case's facts are remembered, as ``remember`` does, for its later changes."""
+    case._tally_facts = keys, rating = facts(case)
+    if rating is None:  # as Delta.statements would write them, without summing up first
+        return [_upsert(CaseTally, CASE_KEY, ["n"], sorted((*key, 1) for key in keys))] if keys else []
     delta = Delta()
-    case._tally_facts = facts(case)
     delta.add_facts(case._tally_facts, 1)
     return delta.statements()
 

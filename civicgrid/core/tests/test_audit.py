@@ -266,3 +266,40 @@ def test_json_safe_reads_as_the_json_round_trip_would():
     assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
     assert _json_safe([record]) == [expected]
     assert got["flat"] is not record["flat"] and type(got["choices"]["status"]) is str
+
+
+def test_snapshot_is_what_the_fields_give_one_by_one(wuzhou):
+    """``serialize_instance`` runs a function compiled per model; it gives what reading the fields
+    one by one gives, an encrypted one as its fingerprint, a file as its name, a deferred field
+    read on use, and the model's exclusions left out."""
+    from civicgrid.areas.models import Area
+    from civicgrid.cases import services
+    from civicgrid.cases.models import Case, CasePhoto, Category
+    from civicgrid.cases.testing import seed_rules
+    from civicgrid.core.audit import _snapshot_by_fields, _snapshot_fields, serialize_instance
+    from civicgrid.core.testing import HOME
+    from civicgrid.open311.models import Open311Client
+
+    seed_rules()
+    grid = Area.objects.get(code=HOME["grid"])
+    case, _ = services.case_report(
+        actor=None,
+        category=Category.objects.get(kind="event", code="0102"),
+        description="路边垃圾",
+        channel="open311",
+        lat=grid.centre_lat,
+        lng=grid.centre_lng,
+        reporter_phone="13800138000",
+    )
+    photo = CasePhoto.objects.create(case=case, image="cases/x.jpg", width=4, height=3)
+    client = Open311Client.objects.create(name="客户端", prefix="o311_x", digest="d" * 64)
+    [partial] = Case.objects.filter(pk=case.pk).only("title")
+    for instance in (case, photo, client, partial, grid):
+        fields = _snapshot_fields(type(instance), tuple(getattr(instance, "audit_exclude", ())))
+        assert serialize_instance(instance) == _snapshot_by_fields(instance, fields)
+    snapshot = serialize_instance(case)
+    assert snapshot["reporter_phone"].startswith("enc:") and "13800138000" not in str(snapshot)
+    assert snapshot["channel"] == "open311" and type(snapshot["channel"]) is str
+    assert isinstance(snapshot["reported_at"], str) and "updated_at" not in snapshot
+    assert serialize_instance(photo)["image"] == "cases/x.jpg"
+    assert "digest" not in serialize_instance(client) and "last_used_at" not in serialize_instance(client)
