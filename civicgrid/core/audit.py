@@ -206,7 +206,6 @@ def log_changes(entries: Iterable[tuple[models.Model | Ref, str, dict | None, di
 
 
 @functools.cache
-@functools.cache
 def _changelog_fields() -> tuple:
     return tuple(ChangeLog._meta.get_field(name) for name in CHANGELOG_FIELDS)
 

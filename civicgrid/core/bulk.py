@@ -304,8 +304,8 @@ def _row_function(model, vendor: str):
     ``values`` being its ``__dict__`` and ``stamps`` the prepared ``auto_now`` timestamps. Each
     column is one expression that passes the value as it is when ``_prepare`` would (by the column's
     kind) and calls ``_prepare`` otherwise, so a row costs no loop over a plan, no unpacking of it
-    and no call for the values that pass: the intake prepares its case of 46 columns this way in
-    less than half the time. Raises KeyError when a field is missing from ``values`` (deferred)."""
+    and no call for the values that pass: the intake's case of 46 columns takes about two thirds of
+    the time (20 → 13 µs, in a loop). Raises KeyError when a field is missing from ``values`` (deferred)."""
     _table, _names, columns, _stamped = _object_columns(model, vendor)
     env = {"_prepare": _prepare, "_plain_types": _PLAIN_TYPES, "_datetime": datetime, "_str": str}
     parts = []
