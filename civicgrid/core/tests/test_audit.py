@@ -273,24 +273,14 @@ def test_snapshot_is_what_the_fields_give_one_by_one(wuzhou):
     one by one gives, an encrypted one as its fingerprint, a file as its name, a deferred field
     read on use, and the model's exclusions left out."""
     from civicgrid.areas.models import Area
-    from civicgrid.cases import services
-    from civicgrid.cases.models import Case, CasePhoto, Category
-    from civicgrid.cases.testing import seed_rules
+    from civicgrid.cases.models import Case, CasePhoto
+    from civicgrid.cases.testing import open311_report
     from civicgrid.core.audit import _snapshot_by_fields, _snapshot_fields, serialize_instance
     from civicgrid.core.testing import HOME
     from civicgrid.open311.models import Open311Client
 
-    seed_rules()
+    case = open311_report(reporter_phone="13800138000")
     grid = Area.objects.get(code=HOME["grid"])
-    case, _ = services.case_report(
-        actor=None,
-        category=Category.objects.get(kind="event", code="0102"),
-        description="路边垃圾",
-        channel="open311",
-        lat=grid.centre_lat,
-        lng=grid.centre_lng,
-        reporter_phone="13800138000",
-    )
     photo = CasePhoto.objects.create(case=case, image="cases/x.jpg", width=4, height=3)
     client = Open311Client.objects.create(name="客户端", prefix="o311_x", digest="d" * 64)
     [partial] = Case.objects.filter(pk=case.pk).only("title")

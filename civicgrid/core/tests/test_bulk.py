@@ -12,35 +12,15 @@ from django.db.models import Q
 
 from civicgrid.cases.choices import EventKind
 from civicgrid.cases.models import CaseEvent
-from civicgrid.cases.testing import seed_rules
+from civicgrid.cases.testing import open311_report
 from civicgrid.core import bulk
-from civicgrid.core.testing import HOME
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def case(wuzhou):
-    seed_rules()
-    return _report()
-
-
-def _report():
-    """An Open311 report of 0102 in the home grid, as the intake takes it."""
-    from civicgrid.areas.models import Area
-    from civicgrid.cases import services
-    from civicgrid.cases.models import Category
-
-    grid = Area.objects.get(code=HOME["grid"])
-    made, _ = services.case_report(
-        actor=None,
-        category=Category.objects.get(kind="event", code="0102"),
-        description="路边垃圾",
-        channel="open311",
-        lat=grid.centre_lat,
-        lng=grid.centre_lng,
-    )
-    return made
+    return open311_report()
 
 
 def test_insert_values_fills_defaults_stamps_and_prepares(case):
@@ -437,7 +417,7 @@ def test_the_intake_statement_is_parsed_once_by_psycopg(case, monkeypatch):
     for name in ("_query2pg_nocache", "_query2pg_client_nocache"):  # server- and client-side binding
         uncached = getattr(_queries, name)
         monkeypatch.setattr(_queries, name, lambda *a, f=uncached: parsed.append(a) or f(*a))
-    _report()  # the fixture's report was the first
+    open311_report()  # the fixture's report was the first
     assert parsed == []
 
 
@@ -459,11 +439,11 @@ def test_the_intake_statement_is_prepared_on_the_server_once_per_connection(case
 
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
-    _report()  # the fixture's report may have run on this connection already
+    open311_report()  # the fixture's report may have run on this connection already
     before = _prepared_statements()
     intake = [sql for sql in before if sql.startswith('WITH s0 AS (INSERT INTO "cases_case"')]
     assert len(intake) == 1 and "$1" in intake[0]
-    second, third = _report(), _report()
+    second, third = open311_report(), open311_report()
     for _ in range(10):
         assert Case.objects.filter(pk=second.pk, status=second.status).exists()
     assert _prepared_statements() == before  # nothing prepared again, no ORM statement prepared
@@ -471,7 +451,7 @@ def test_the_intake_statement_is_prepared_on_the_server_once_per_connection(case
     settings.DB_PREPARED_STATEMENTS = False
     with bulk.prepared_cursor() as cursor:
         assert not isinstance(cursor.cursor, bulk._preparing_cursor_classes()[0])
-    fourth = _report()
+    fourth = open311_report()
     assert fourth.events.get().kind == EventKind.REPORTED
 
 
@@ -484,7 +464,7 @@ def test_any_lookup_selects_as_in_does(case):
 
     from civicgrid.cases.models import Case
 
-    other = _report()
+    other = open311_report()
     ids = [case.pk, other.pk, None, 10**12]
     assert set(Case.objects.filter(pk__any=ids)) == {case, other}
     assert list(Case.objects.filter(pk__any=[])) == []
@@ -523,7 +503,7 @@ def test_any_sql_for_hand_written_statements(case):
 
     from civicgrid.cases.models import Case
 
-    other = _report()
+    other = open311_report()
     qn = connection.ops.quote_name
     among, params = bulk.any_sql(qn("id"), [other.pk, case.pk, 10**12], Case._meta.pk)
     with connection.cursor() as cursor:
