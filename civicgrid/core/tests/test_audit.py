@@ -283,10 +283,13 @@ def test_snapshot_is_what_the_fields_give_one_by_one(wuzhou):
     grid = Area.objects.get(code=HOME["grid"])
     photo = CasePhoto.objects.create(case=case, image="cases/x.jpg", width=4, height=3)
     client = Open311Client.objects.create(name="客户端", prefix="o311_x", digest="d" * 64)
-    [partial] = Case.objects.filter(pk=case.pk).only("title")
-    for instance in (case, photo, client, partial, grid):
+    for instance in (case, photo, client, grid):
         fields = _snapshot_fields(type(instance), tuple(getattr(instance, "audit_exclude", ())))
         assert serialize_instance(instance) == _snapshot_by_fields(instance, fields)
+    # An instance with deferred fields (the compiled function cannot read them from the dict) gives
+    # the snapshot of the same row read whole.
+    [partial] = Case.objects.filter(pk=case.pk).only("title")
+    assert serialize_instance(partial) == serialize_instance(Case.objects.get(pk=case.pk))
     snapshot = serialize_instance(case)
     assert snapshot["reporter_phone"].startswith("enc:") and "13800138000" not in str(snapshot)
     assert snapshot["channel"] == "open311" and type(snapshot["channel"]) is str
