@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 import threading
 import time
 
@@ -61,8 +63,14 @@ class GridIndex:
             fx, fy = (lng - minx) / cell_width, (lat - miny) / cell_height
             if 0 <= fx < nx and 0 <= fy < ny:
                 k = cells[int(fy) * nx + int(fx)]
-                if k >= 0:
+                if type(k) is int:
                     return self.ids[k]
+                # The grids that touch the cell, in code order: the first the point lies in or on
+                # is the exact test's answer, without building a point and asking the tree.
+                for i in k:
+                    if shapely.intersects_xy(self.geoms[i], lng, lat):
+                        return self.ids[i]
+                return None
         elif self._lookups < RASTER_AFTER:
             self._lookups += 1
         else:
@@ -71,9 +79,9 @@ class GridIndex:
 
     def _build_raster(self) -> tuple:
         """Cells of about ``RASTER_CELLS_PER_GRID`` per grid over the grids' extent, each the index
-        of the one grid it lies in and touches (-1: none, or on an edge, or touching another: the
-        exact test decides). A cell counts a little larger than it is, so that a point rounded
-        into it from just outside still lies in what was tested."""
+        of the one grid it lies in and touches, or else the grids it touches (a tuple in code order,
+        maybe empty), among which the point's grid is. A cell counts a little larger than it is, so
+        that a point rounded into it from just outside still lies in what was tested."""
         if not len(self.geoms):
             return (0.0, 0.0, 1.0, 1.0, 0, 0, [])
         minx, miny, maxx, maxy = shapely.total_bounds(self.geoms)
@@ -86,12 +94,17 @@ class GridIndex:
         eps = max(cell_width, cell_height) * 1e-6
         boxes = shapely.box(x0 - eps, y0 - eps, x0 + cell_width + eps, y0 + cell_height + eps)
         box_of, grid_of = self.tree.query(boxes, predicate="intersects")
+        touching: list = [() for _ in range(len(boxes))]
+        order = np.lexsort((grid_of, box_of))  # by cell, then by grid (the grids are in code order)
+        pairs = zip(box_of[order].tolist(), grid_of[order].tolist(), strict=True)
+        for box, grids in itertools.groupby(pairs, key=operator.itemgetter(0)):
+            touching[box] = tuple(g for _b, g in grids)
         alone = np.bincount(box_of, minlength=len(boxes))[box_of] == 1
         box_of, grid_of = box_of[alone], grid_of[alone]
         inside = shapely.within(boxes[box_of], self.geoms[grid_of])
-        raster = np.full(len(boxes), -1, dtype=np.int64)
-        raster[box_of[inside]] = grid_of[inside]
-        return (float(minx), float(miny), float(cell_width), float(cell_height), nx, ny, raster.tolist())
+        for box, grid in zip(box_of[inside].tolist(), grid_of[inside].tolist(), strict=True):
+            touching[box] = grid
+        return (float(minx), float(miny), float(cell_width), float(cell_height), nx, ny, touching)
 
     def _locate_exactly(self, lat: float, lng: float) -> int | None:
         point = shapely.Point(lng, lat)
