@@ -754,7 +754,11 @@ def execute_together(statements: list[tuple[str, list]]) -> list[tuple]:
         sql = _together_sql(tuple(sql for sql, _params in statements))
         with prepared_cursor() as cursor:
             cursor.execute(sql, [value for _sql, params in statements for value in params])
-            return cursor.fetchall() if cursor.description else []
+            # The rows from psycopg's own cursor, past Django's wrapper, whose attribute lookups
+            # (``description``, then ``fetchall`` wrapped anew for each call) cost the intake about
+            # as much as the rest of reading its result. Nothing there can fail once it has run.
+            raw = cursor.cursor
+            return raw.fetchall() if raw.pgresult.nfields else []
     with connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
@@ -787,17 +791,26 @@ def _preparing_cursor_classes():
         def execute(self, query, params=None, *, prepare=True, binary=None):
             return super().execute(query, params, prepare=prepare, binary=binary)
 
-    class PreparedDebugWrapper(CursorDebugWrapper):
-        """Django's logging wrapper, for when queries are logged (DEBUG, tests capturing them): it
-        reads the text of the last statement from psycopg, which leaves it unset for a prepared
-        one, so the statement is logged with its values written in, as Django does when the
-        connection binds on the server."""
+    class KeptWrapper(CursorWrapper):
+        """Django's wrapper of a connection's kept cursor: leaving its block leaves it open."""
+
+        def close(self):
+            pass
+
+    class KeptDebugWrapper(CursorDebugWrapper):
+        """Django's logging wrapper, for when queries are logged (DEBUG, tests capturing them), of a
+        kept cursor. It reads the text of the last statement from psycopg, which leaves it unset
+        for a prepared one, so the statement is logged with its values written in, as Django does
+        when the connection binds on the server."""
 
         def execute(self, sql, params=None):
             with self.debug_sql(self.db.ops.compose_sql(sql, params)):
                 return CursorWrapper.execute(self, sql, params)
 
-    return PreparingCursor, PreparedDebugWrapper
+        def close(self):
+            pass
+
+    return PreparingCursor, KeptWrapper, KeptDebugWrapper
 
 
 def prepared_cursor():
@@ -808,17 +821,25 @@ def prepared_cursor():
     SQL instead of being quoted into it. Measured on an Open311 report at city scale, the database
     server's CPU: 0.7 ms instead of 1.2 ms in one process, 1.0 ms instead of 1.8 ms under load
     (medians, ``bench/README.md``). The setting is for a pooler in transaction mode that cannot keep a
-    session's prepared statements (PgBouncer before 1.21). Elsewhere, the usual cursor."""
-    if connection.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_STATEMENTS", True):
-        return connection.cursor()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = PREPARE_WHEN_ASKED
-    cursor_class, debug_wrapper = _preparing_cursor_classes()
-    cursor = cursor_class(raw)
-    return debug_wrapper(cursor, connection) if connection.queries_logged else connection.make_cursor(cursor)
+    session's prepared statements (PgBouncer before 1.21). Elsewhere, the usual cursor.
+
+    The driver's cursor is kept with the connection (each thread has its own) and used again while
+    the connection lasts; closing the wrapper leaves it open. A new psycopg cursor looks up how to
+    send each type of value it is given, by walking the type's bases, and sets up its state: for the
+    intake's 96 values that was most of the cost of sending them (``bench/README.md``)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql" or not getattr(settings, "DB_PREPARED_STATEMENTS", True):
+        return db.cursor()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    raw = db.connection
+    cursor_class, kept, kept_debug = _preparing_cursor_classes()
+    cursor = db.__dict__.get("_kept_cursor")
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = PREPARE_WHEN_ASKED
+        cursor = db.__dict__["_kept_cursor"] = cursor_class(raw)
+    return kept_debug(cursor, db) if db.queries_logged else kept(cursor, db)
 
 
 def insert_select(model, source, pks: list, *, columns: dict[str, str], values: dict) -> int:

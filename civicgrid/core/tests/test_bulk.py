@@ -455,6 +455,32 @@ def test_the_intake_statement_is_prepared_on_the_server_once_per_connection(case
     assert fourth.events.get().kind == EventKind.REPORTED
 
 
+@pytest.mark.django_db(transaction=True)  # the connection is closed and opened again
+def test_the_prepared_cursor_is_kept_for_its_connection(case):
+    """On PostgreSQL the driver's cursor of ``prepared_cursor`` is kept with the connection:
+    leaving its block leaves it open, the next block uses it again, and a new connection gets a
+    new one."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's prepared statements")
+    with bulk.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s", [1])
+        kept = cursor.cursor
+        assert cursor.fetchall() == [(1,)]
+    assert not kept.closed
+    with bulk.prepared_cursor() as cursor:
+        assert cursor.cursor is kept
+        cursor.execute("SELECT %s, %s", ["a", 2])
+        assert cursor.fetchall() == [("a", 2)]
+    assert open311_report().events.get().kind == EventKind.REPORTED
+    connection.close()
+    with bulk.prepared_cursor() as cursor:
+        assert cursor.cursor is not kept and cursor.cursor.connection is connection.connection
+        cursor.execute("SELECT %s", [3])
+        assert cursor.fetchall() == [(3,)]
+
+
 def test_any_lookup_selects_as_in_does(case):
     """``__any`` finds what ``__in`` finds (None ignored, an empty list finds nothing), on a primary
     key and through a foreign key; on PostgreSQL the ids are one array parameter, so the statement
