@@ -260,7 +260,7 @@ def locate_report(*, lat, lng, address: str) -> tuple[Area, float | None, float 
 def clean_answers(category: Category, answers: dict | None) -> dict:
     """Check the answers to the category's extra questions; errors name ``attribute[code]``."""
     answers = dict(answers or {})
-    questions = {q.code: q for q in category.questions.all()}
+    questions = category.questions_by_code()
     errors: dict[str, str] = {}
     cleaned: dict = {}
     for code in answers:
@@ -457,9 +457,10 @@ def _take_in(
     try:
         with nullcontext() if alone else bulk.write_first():
             [(event_id,)] = bulk.execute_together(statements)
-            _add_photos(
-                case, photos, case.reporter, PhotoStage.REPORT, event_id, keep_location=keep_photo_location
-            )
+            if photos:
+                _add_photos(
+                    case, photos, reporter, PhotoStage.REPORT, event_id, keep_location=keep_photo_location
+                )
     except IntegrityError:
         if not idempotency_key:
             raise

@@ -174,7 +174,7 @@ def new_request(request, data, files) -> NewRequest:
 def answers_for(category: Category, answers: dict[str, list[str]]) -> dict:
     """``attribute[code]`` values as the category's questions take them: a list for a
     multivaluelist, one value otherwise (several for one is an error)."""
-    questions = {q.code: q for q in category.questions.all()}
+    questions = category.questions_by_code()
     out, errors = {}, []
     for code, values in answers.items():
         question = questions.get(code)

@@ -319,6 +319,28 @@ class TestIntake:
             CaseDeadline.objects.filter(case=case).order_by("-id").first().policy.category_id == category.pk
         )
 
+    def test_questions_by_code_are_kept_only_with_prefetched_questions(self, wuzhou):
+        from django.db.models import Prefetch
+
+        from civicgrid.cases.models import CategoryQuestion
+
+        def prefetched():
+            ordered = CategoryQuestion.objects.order_by("order", "code")
+            return Category.objects.prefetch_related(Prefetch("questions", queryset=ordered)).get(
+                kind="event", code="0401"
+            )
+
+        category = prefetched()
+        kept = category.questions_by_code()
+        assert list(kept) == ["size", "traffic"] and category.questions_by_code() is kept
+        CategoryQuestion.objects.create(category=category, code="depth", datatype="string", label="深度")
+        assert category.questions_by_code() is kept  # as the prefetched questions: read once
+        assert "depth" in prefetched().questions_by_code()  # fetched again: the new question too
+        plain = Category.objects.get(pk=category.pk)  # not prefetched: read each time
+        assert "depth" in plain.questions_by_code()
+        CategoryQuestion.objects.filter(category=category, code="depth").delete()
+        assert "depth" not in plain.questions_by_code()
+
     def test_html_is_stored_as_given(self, people, report):
         case = report(description="<script>alert(1)</script>积水")
         case.refresh_from_db()

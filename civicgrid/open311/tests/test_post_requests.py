@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from PIL import Image
 
 from civicgrid.cases.choices import Channel, Status
@@ -89,9 +90,13 @@ def test_post_creates_a_case_with_its_answers(api, app, fmt):
         assert "zhang@example.com" not in cursor.fetchone()[0]
     body = parse(response, fmt)
     if fmt == "json":
-        assert body[0]["account_id"] == "acct-7" and body[0]["service_notice"]
+        assert body[0]["account_id"] == "acct-7"
+        notice = body[0]["service_notice"]
     else:
-        assert body.findtext("request/account_id") == "acct-7" and body.findtext("request/service_notice")
+        assert body.findtext("request/account_id") == "acct-7"
+        notice = body.findtext("request/service_notice")
+    # The deadline to record it, in local time to the minute.
+    assert notice == f"Received; it will be looked at by {timezone.localtime(case.due_at):%Y-%m-%d %H:%M}."
 
 
 def test_a_plain_post_writes_no_extra_row_and_keeps_the_client_on_the_case(api, app):
