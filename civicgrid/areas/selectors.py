@@ -94,7 +94,7 @@ class GridIndex:
         eps = max(cell_width, cell_height) * 1e-6
         boxes = shapely.box(x0 - eps, y0 - eps, x0 + cell_width + eps, y0 + cell_height + eps)
         box_of, grid_of = self.tree.query(boxes, predicate="intersects")
-        touching: list = [() for _ in range(len(boxes))]
+        touching: list = [()] * len(boxes)  # a cell touching no grid: None without a test
         order = np.lexsort((grid_of, box_of))  # by cell, then by grid (the grids are in code order)
         pairs = zip(box_of[order].tolist(), grid_of[order].tolist(), strict=True)
         for box, grids in itertools.groupby(pairs, key=operator.itemgetter(0)):
