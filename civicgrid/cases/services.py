@@ -10,7 +10,7 @@ conflict whenever somebody acted in between."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 
@@ -1145,7 +1145,7 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     _mark_events([r["pk"] for r in unwarned], EventKind.WARNED)
     _mark_events(sorted(supervised), EventKind.SUPERVISED, note=str(_("Overdue: supervised automatically")))
     _mark_events([r["pk"] for r in warn], EventKind.OVERDUE)
-    done[OverdueAction.ESCALATE] = _escalate_overdue(escalating, now)
+    finish_escalations = _escalate_overdue(escalating, now)
     log_changes(
         (
             _ref(r),
@@ -1168,6 +1168,10 @@ def deadline_overdue(ids: list[int], *, now) -> dict[str, int]:
     # Every overdue case's unit and dispatcher are told, the escalated ones' too (the case leaves
     # the unit; the reporter hears of the new level from the escalation).
     _tell_units(rows, members, "case_overdue", _("Overdue: %(title)s"))
+    # The batch's one wait for the database, once everything else is sent and prepared: the
+    # escalations' ended clocks, for the tallies.
+    finish_escalations()
+    done[OverdueAction.ESCALATE] = len(escalating)
     done[OverdueAction.SUPERVISE] = len(supervise)
     done[OverdueAction.WARN] = len(warn)
     done["warned"] = len(unwarned)
@@ -1240,14 +1244,16 @@ def _escalation_reads(ids: list[int]) -> list[Case]:
     return cases
 
 
-def _escalate_overdue(cases: list[Case], now) -> int:
+def _escalate_overdue(cases: list[Case], now) -> Callable[[], None]:
     """``_escalate`` for a batch of overdue cases (read by ``_escalation_reads``), in a few
     statements: the running clocks end late, each case goes up a level with its new level's clock
     (cases that get the same clock are updated together: one statement per level and policy),
     assisting units are dropped, and the events, clocks, change-log rows and the reporters'
-    notifications are written in bulk. Nothing is read back but the ended clocks, last."""
+    notifications are written in bulk. Nothing is read back but the ended clocks, by the function
+    returned: the caller calls it once it has sent the rest of its batch, so that inside
+    ``core.bulk.pipelined`` the database keeps writing while Python prepares that rest."""
     if not cases:
-        return 0
+        return lambda: None
     ids = [c.pk for c in cases]
     reason = str(_("Overdue: escalated automatically"))
     befores = {c.pk: {f: getattr(c, f) for f in _ESCALATED_FIELDS} for c in cases}
@@ -1321,7 +1327,10 @@ def _escalate_overdue(cases: list[Case], now) -> int:
         for case in cases
         if case.reporter_id
     )
-    for collect in ended:
-        collect(delta)
-    delta.apply()
-    return len(cases)
+
+    def finish() -> None:
+        for collect in ended:
+            collect(delta)
+        delta.apply()
+
+    return finish
