@@ -238,7 +238,10 @@ class Case(ScopedModel):
         ]
         indexes = [
             *scope_indexes("cases_case"),
-            models.Index(fields=["status", "area_code", "id"], name="cases_case_status"),
+            # The clock's times after the key: the command center's counts of open cases by light
+            # (``selectors.case_counts_by_light``) read this index alone, not each case's row. The
+            # sweep's marks (warned_at, overdue_at) are not in it, so they stay heap-only.
+            models.Index(fields=["status", "area_code", "id", "warn_at", "due_at"], name="cases_case_status"),
             # Indexes on columns that are often empty leave the empty rows out (a new report has no
             # unit, a resident's report via Open311 no account): every case written — each intake,
             # each case the deadline sweep updates — writes fewer index entries.
