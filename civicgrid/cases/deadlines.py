@@ -11,13 +11,16 @@ PostgreSQL, setting them is a heap-only update of the case row."""
 
 from __future__ import annotations
 
+import contextvars
+import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -224,10 +227,63 @@ class SweepResult:
 
 #: Cases handled per transaction by the sweep (a lock is never held for long).
 SWEEP_BATCH = 1000
+#: Connections the sweep writes its batches on at once, on PostgreSQL (``_in_batches``).
+SWEEP_CONNECTIONS = 2
 #: A sweep reads the clocks due after the previous sweep's time less this: a clock written by a
 #: transaction still open while that sweep ran is not missed (a stage's warning is hours after its
 #: start, never before the transaction that starts it commits).
 SWEEP_OVERLAP = timedelta(hours=1)
+
+
+def _in_batches(step: Callable, ids: list[int], now: datetime, checkpoint: Callable[[], None]) -> list:
+    """``step(batch, now=now)`` for each ``SWEEP_BATCH`` of ``ids``, each batch a transaction of its
+    own with its writes pipelined; the results, in no particular order. On PostgreSQL, outside a
+    transaction, the batches are shared among ``SWEEP_CONNECTIONS`` threads, each on a connection
+    of its own: while one thread's batch waits for the database, another's is prepared, and the
+    server writes two batches at once. The batches touch different cases; the tallies they share
+    are upserted in one order (``tallies.Delta``), so one batch at most waits for the other's
+    commit there. If a batch fails, no thread starts another, and the error is raised once the
+    batches under way have ended (those committed stay: the next sweep carries on from them).
+    SQLite takes one writer at a time, and a transaction already open can't be shared: there the
+    batches run one after the other, ``checkpoint`` called after each commit."""
+
+    def one(batch: list[int]):
+        with transaction.atomic(), bulk.pipelined():
+            return step(batch, now=now)
+
+    batches = [ids[start : start + SWEEP_BATCH] for start in range(0, len(ids), SWEEP_BATCH)]
+    threads = min(SWEEP_CONNECTIONS, len(batches))
+    if threads < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        results = []
+        for batch in batches:
+            results.append(one(batch))
+            checkpoint()
+        return results
+    todo = queue.SimpleQueue()
+    for batch in batches:
+        todo.put(batch)
+    failed = threading.Event()
+
+    def work() -> list:
+        done = []
+        try:
+            while not failed.is_set():
+                try:
+                    batch = todo.get_nowait()
+                except queue.Empty:
+                    break
+                done.append(one(batch))
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            connections.close_all()  # this thread's own
+        return done
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="sweep") as pool:
+        # Each thread runs in a copy of this context: the change log's actor and request id.
+        futures = [pool.submit(contextvars.copy_context().run, work) for _ in range(threads)]
+    return [done for future in futures for done in future.result()]
 
 
 def _swept_since() -> datetime | None:
@@ -272,23 +328,19 @@ def sweep(now: datetime | None = None) -> SweepResult:
     # notice to its unit), as after an outage of the task queue.
     overdue = _due_ids("due_at", "overdue_at", since, now)
     # Each batch's writes are sent without waiting for each (``bulk.pipelined``): the database
-    # writes while Python prepares the next rows. The block ends (and any error is raised) before
-    # the batch's transaction does. On SQLite each commit's log is copied into the database by a
-    # thread of its own while the next batch is prepared (``bulk.checkpoints_aside``).
+    # writes while Python prepares the next rows. On PostgreSQL the batches are also written on
+    # ``SWEEP_CONNECTIONS`` connections at once (``_in_batches``). On SQLite each commit's log is
+    # copied into the database by a thread of its own while the next batch is prepared
+    # (``bulk.checkpoints_aside``).
     with bulk.checkpoints_aside() as checkpoint:
-        for start in range(0, len(overdue), SWEEP_BATCH):
-            with transaction.atomic(), bulk.pipelined():
-                done = services.deadline_overdue(overdue[start : start + SWEEP_BATCH], now=now)
-            checkpoint()
+        for done in _in_batches(services.deadline_overdue, overdue, now, checkpoint):
             result.warned += done["warned"]
             result.overdue += sum(done[action] for action in OverdueAction.values)
             result.supervised += done[OverdueAction.SUPERVISE]
             result.escalated += done[OverdueAction.ESCALATE]
         # Only cases not due yet: the overdue pass warned those that are.
         warn = _due_ids("warn_at", "warned_at", since, now, due_at__gt=now)
-        for start in range(0, len(warn), SWEEP_BATCH):
-            with transaction.atomic(), bulk.pipelined():
-                result.warned += services.deadline_warn(warn[start : start + SWEEP_BATCH], now=now)
-            checkpoint()
+        for warned in _in_batches(services.deadline_warn, warn, now, checkpoint):
+            result.warned += warned
     _mark_swept(now)
     return result

@@ -362,3 +362,98 @@ def test_ending_clocks_counts_the_handling_ones_either_way(people, units, report
     assert not CaseDeadline.objects.filter(case__in=[handling, waiting], outcome="open").exists()
     assert sum(UnitTally.objects.filter(measure="late").values_list("n", flat=True)) == late_before + 1
     deadlines.end_clocks([], now, "late")  # nothing to end
+
+
+def _many_overdue(people, units, report, n: int) -> tuple[list[Case], datetime]:
+    """``n`` cases overdue at the time returned: every other one dispatched (escalated when overdue),
+    the others still to be recorded (supervised)."""
+    cases = []
+    for i in range(n):
+        case = report(channel="grid_worker", actor=people["grid_worker"])
+        if i % 2:
+            services.case_dispatch(case=case, actor=people["community"], department=units["D450403-01"])
+        cases.append(case)
+    far = max(Case.objects.filter(pk__in=[c.pk for c in cases]).values_list("due_at", flat=True))
+    return cases, far + timedelta(minutes=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweep_writes_its_batches_on_two_connections_on_postgresql(people, units, report, monkeypatch):
+    """On PostgreSQL, outside a transaction, the batches are shared by two threads, each on a
+    connection of its own: every case is acted on once, the tallies stay equal to a count, the
+    change log keeps the sweep's actor and request id, and the threads' connections are closed."""
+    from django.db import connection
+
+    from civicgrid.cases import tallies
+    from civicgrid.core.context import acting_as
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: there the batches run one after the other")
+    monkeypatch.setattr(deadlines, "SWEEP_BATCH", 2)
+    cases, far = _many_overdue(people, units, report, 9)
+    backends, threads = set(), set()
+    overdue = services.deadline_overdue
+
+    def recorded(ids, *, now):
+        import threading
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backends.add(cursor.fetchone()[0])
+        threads.add(threading.get_ident())
+        return overdue(ids, now=now)
+
+    monkeypatch.setattr(services, "deadline_overdue", recorded)
+    with acting_as(None, request_id="sweep-in-threads"):
+        result = deadlines.sweep(far)
+    assert result.as_dict() == {"warned": 9, "supervised": 5, "escalated": 4, "overdue": 9}
+    assert len(threads) == 2 and len(backends) == 2  # five batches of two, on two connections
+    for case in cases:
+        kinds = list(CaseEvent.objects.filter(case=case).values_list("kind", flat=True))
+        assert kinds.count(EventKind.WARNED) == 1
+        assert kinds.count(EventKind.ESCALATED) + kinds.count(EventKind.SUPERVISED) == 1
+    assert tallies.check() == []
+    logged = ChangeLog.objects.filter(request_id="sweep-in-threads").values_list("object_id", flat=True)
+    assert sorted(logged) == sorted(str(c.pk) for c in cases)  # one row each, in the sweep's context
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [list(backends)])
+        assert cursor.fetchone()[0] == 0
+    assert deadlines.sweep(far).as_dict() == {"warned": 0, "supervised": 0, "escalated": 0, "overdue": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_batch_stops_the_sweep_and_keeps_its_mark(people, units, report, monkeypatch):
+    """A batch that fails is rolled back alone and its error raised; no further batch starts and
+    the mark stays, so the next sweep acts on the cases left (on PostgreSQL the batches run on two
+    connections, on SQLite one after the other)."""
+    from civicgrid.cases.models import SweepMark
+
+    monkeypatch.setattr(deadlines, "SWEEP_BATCH", 2)
+    deadlines.sweep()  # the sweep's mark exists, as after its first run
+    mark = SweepMark.objects.get(pk=1).swept_to
+    cases, far = _many_overdue(people, units, report, 9)
+    overdue = services.deadline_overdue
+    calls = []
+
+    def failing(ids, *, now):
+        calls.append(ids)
+        done = overdue(ids, now=now)
+        if cases[0].pk in ids:
+            raise RuntimeError("the database went away")
+        return done
+
+    def warned(ids):
+        return CaseEvent.objects.filter(case_id__in=ids, kind=EventKind.WARNED).count()
+
+    monkeypatch.setattr(services, "deadline_overdue", failing)
+    with pytest.raises(RuntimeError, match="went away"):
+        deadlines.sweep(far)
+    assert len(calls) < 5  # stopped before the last batches
+    assert SweepMark.objects.get(pk=1).swept_to == mark
+    failed = next(ids for ids in calls if cases[0].pk in ids)
+    assert warned(failed) == 0  # the failed batch left nothing behind
+    done = [pk for ids in calls if ids is not failed for pk in ids]
+    assert warned(done) == len(done)
+    monkeypatch.setattr(services, "deadline_overdue", overdue)
+    assert deadlines.sweep(far).overdue == 9 - len(done)
+    assert warned([c.pk for c in cases]) == 9
