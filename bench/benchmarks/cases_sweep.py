@@ -25,21 +25,25 @@ Lines: nothing due (the steady state), 0.1 % and 1 % of the table due — target
 and the second runs. The ratio of the 1 % line to the 0.1 % line shows how the cost scales (10× the
 due cases).
 
-Rolled back, the batches' commits are never paid. On SQLite they are part of the cost (about a
-quarter of the 1 % sweep at city scale, bench/README.md): each commit writes the batch's pages to
-the write-ahead log, which the sweep's own thread then copies into the database (a checkpoint,
-``core.bulk.checkpoints_aside``). So on SQLite the 1 % sweep also runs as in production, each batch
-committed, on a copy of the database file (a new copy per run, written out to disk before the run,
-deleted afterwards), in a process of its own (``python -m bench.benchmarks.cases_sweep``) whose
-database is the copy: the warm-up, then ``make_due`` committed and checkpointed (as if it happened
-hours before), then the timed sweep. Same target. Its notifications are delivered in that process
-when each batch commits (the benchmark's task queue runs tasks at once; a few milliseconds per
-batch), where production queues them for the consumer. On PostgreSQL a commit waits for one flush of
-the log, a few milliseconds per batch, and the rolled-back line stands for it.
+Rolled back, the batches' commits are never paid, and the sweep runs as inside a transaction: one
+batch after another on one connection. In production each batch is a transaction of its own. On
+SQLite the commits are part of the cost (about a quarter of the 1 % sweep at city scale,
+bench/README.md): each commit writes the batch's pages to the write-ahead log, which the sweep's own
+thread then copies into the database (a checkpoint, ``core.bulk.checkpoints_aside``). On PostgreSQL
+each commit waits for a flush of the log, and the batches are written on two connections at once
+(``deadlines._in_batches``). So the 1 % sweep also runs as in production, each batch committed, on a
+copy of the database (SQLite: a copy of the file, written out to disk before the run; PostgreSQL:
+``CREATE DATABASE … TEMPLATE`` the bench database; a new copy per run, deleted afterwards), in a
+process of its own (``python -m bench.benchmarks.cases_sweep``) whose database is the copy: the
+warm-up, then ``make_due`` committed and checkpointed (as if it happened hours before), then the
+timed sweep. Same target. Its notifications are delivered in that process when each batch commits
+(the benchmark's task queue runs tasks at once; a few milliseconds per batch), where production
+queues them for the consumer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -47,6 +51,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -172,7 +177,7 @@ def committed_run(k: int, seed: int, now) -> dict:
     with transaction.atomic():
         make_due(ids, now)
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)" if connection.vendor == "sqlite" else "CHECKPOINT")
     t0 = time.perf_counter()
     first = sweep(now)
     seconds = time.perf_counter() - t0
@@ -185,8 +190,10 @@ def _remove(path: str) -> None:
         Path(name).unlink(missing_ok=True)
 
 
-def committed_runs(k: int, reps: int, rng: random.Random) -> list[dict]:
-    """``committed_run`` ``reps`` times, each on a fresh copy of this SQLite database."""
+@contextlib.contextmanager
+def _sqlite_copy() -> Iterator[dict]:
+    """A copy of this SQLite database for one committed run; yields the environment that points
+    the run's process to it."""
     source = connection.settings_dict["NAME"]
     copy = f"{source}.sweep-copy"
     with connection.cursor() as cursor:
@@ -198,29 +205,51 @@ def committed_runs(k: int, reps: int, rng: random.Random) -> list[dict]:
     # is malformed" on this connection in the load test that followed this benchmark, whose
     # servers close their connections after each request.
     connection.close()
-    runs = []
+    _remove(copy)
     try:
-        for _ in range(reps):
-            _remove(copy)
-            shutil.copyfile(source, copy)
-            # The disk quiet before the run: the copy's 2 GB are written out now, before the
-            # process starts. Without this the first of the three runs was the slowest in three
-            # runs of the benchmark (bench/README.md, ninth session); the cause is not known.
-            os.sync()
+        shutil.copyfile(source, copy)
+        # The disk quiet before the run: the copy's 2 GB are written out now, before the process
+        # starts. Without this the first of the three runs was the slowest in three runs of the
+        # benchmark (bench/README.md, ninth session); the cause is not known.
+        os.sync()
+        yield {"BENCH_SQLITE_PATH": copy}
+    finally:
+        _remove(copy)
+
+
+@contextlib.contextmanager
+def _postgres_copy() -> Iterator[dict]:
+    """A copy of this PostgreSQL database (every scale's schema) for one committed run, made from
+    it as a template (so this process's connection is closed first); yields the environment that
+    points the run's process to it."""
+    from bench.pg import database_copy
+    from bench.scales import DEFAULT_PG_URL, ENV_PG_URL
+
+    connection.close()
+    with database_copy(os.environ.get(ENV_PG_URL, DEFAULT_PG_URL), "sweep") as url:
+        os.sync()  # as for SQLite's copy
+        yield {ENV_PG_URL: url}
+
+
+def committed_runs(k: int, reps: int, rng: random.Random) -> list[dict]:
+    """``committed_run`` ``reps`` times, each on a fresh copy of this database, in a process of
+    its own."""
+    copy = _sqlite_copy if connection.vendor == "sqlite" else _postgres_copy
+    runs = []
+    for _ in range(reps):
+        with copy() as env:
             seed = str(rng.randrange(2**31))
             command = [sys.executable, "-m", "bench.benchmarks.cases_sweep", str(k), seed]
             done = subprocess.run(  # noqa: S603
                 command,
-                env={**os.environ, "BENCH_SQLITE_PATH": copy},
+                env={**os.environ, **env},
                 capture_output=True,
                 text=True,
                 timeout=900,
             )
-            if done.returncode:
-                raise RuntimeError(f"committed sweep failed:\n{done.stderr[-3000:]}")
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    finally:
-        _remove(copy)
+        if done.returncode:
+            raise RuntimeError(f"committed sweep failed:\n{done.stderr[-3000:]}")
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return runs
 
 
@@ -286,29 +315,28 @@ def run(size, now) -> tuple[list[Result], dict]:
                 extra={},
             )
         )
-    if connection.vendor == "sqlite":
-        fraction = max(FRACTIONS)
-        k = max(1, round(total * fraction))
-        runs = committed_runs(k, size.sweep_reps, rng)
-        notes["runs"][f"{fraction} committed"] = runs
-        first = Stats.of([r["first_s"] for r in runs])
-        results.append(
-            Result(
-                "cases",
-                f"deadline sweep, {fraction * 100:g}% due ({k:,} of {total:,} cases), each batch committed",
-                first,
-                target=f"< {TARGET_MS / 1000:g} s",
-                passed=first.p95_ms < TARGET_MS,
-                extra={"due": k, "per_second": round(k / (first.median_ms / 1000)), **runs[0]["first"]},
-            )
+    fraction = max(FRACTIONS)
+    k = max(1, round(total * fraction))
+    runs = committed_runs(k, size.sweep_reps, rng)
+    notes["runs"][f"{fraction} committed"] = runs
+    first = Stats.of([r["first_s"] for r in runs])
+    results.append(
+        Result(
+            "cases",
+            f"deadline sweep, {fraction * 100:g}% due ({k:,} of {total:,} cases), each batch committed",
+            first,
+            target=f"< {TARGET_MS / 1000:g} s",
+            passed=first.p95_ms < TARGET_MS,
+            extra={"due": k, "per_second": round(k / (first.median_ms / 1000)), **runs[0]["first"]},
         )
+    )
     notes["plans"] = {"nothing_due": explain_queries(lambda: sweep(now), ("mark", "overdue_ids", "warn_ids"))}
     missed = [r.operation for r in results if r.passed is False]
     notes["missed"] = ["nothing_due"] if missed else []
     return results, notes
 
 
-if __name__ == "__main__":  # committed_run, in its own process (BENCH_SQLITE_PATH: the copy)
+if __name__ == "__main__":  # committed_run, in its own process (BENCH_SQLITE_PATH or BENCH_PG_URL: the copy)
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")

@@ -19,10 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _env(tmp_path: Path) -> dict[str, str]:
+def _env(tmp_path: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         **os.environ,
         "BENCH_SQLITE_PATH": str(tmp_path / "bench-tiny.sqlite3"),
@@ -32,14 +34,16 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the runners set theirs
     env.pop("DATABASE_URL", None)
-    return env
+    return {**env, **(extra or {})}
 
 
-def _run(args: list[str], tmp_path: Path, timeout: int, ok=(0,)) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], tmp_path: Path, timeout: int, ok=(0,), env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", *args],
         cwd=ROOT,
-        env=_env(tmp_path),
+        env=_env(tmp_path, env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -80,6 +84,33 @@ def test_cases_benchmark_tiny(tmp_path):
     _run(["bench.run", "--scale", "tiny", "--db", "sqlite", "--only", "cases"], tmp_path, 600)
     report = json.loads((tmp_path / "results" / "latest-tiny-sqlite.json").read_text(encoding="utf-8"))
     assert report["notes"]["cases"]["dataset"]["reused"]
+
+
+def test_cases_benchmark_tiny_postgres(tmp_path):
+    """On PostgreSQL (the suite's run against it): the committed sweep runs on a copy of the bench
+    database, made from it as a template and dropped afterwards."""
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.skip("runs in the suite's PostgreSQL run (DATABASE_URL)")
+    bench_url = url.rsplit("/", 1)[0] + "/civicgrid_bench_tiny_ci"
+    env = {"BENCH_PG_URL": bench_url}
+    args = ["bench.run", "--scale", "tiny", "--db", "postgres", "--only", "cases"]
+    _run(args, tmp_path, 600, env=env)
+    report = json.loads((tmp_path / "results" / "latest-tiny-postgres.json").read_text(encoding="utf-8"))
+    rows = {r["operation"]: r for r in report["results"]}
+    committed = rows["deadline sweep, 1% due (30 of 3,000 cases), each batch committed"]
+    assert committed["n"] == 1 and committed["extra"]["warned"] == committed["extra"]["overdue"] == 30
+    assert report["notes"]["cases"]["sweep"]["runs"]["0.01 committed"][0]["warm_up_s"] > 0
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres") as conn:
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'civicgrid_bench_tiny_ci%'"
+            )
+        }
+    assert names == {"civicgrid_bench_tiny_ci"}  # the copy is gone
 
 
 def test_load_reliability_sqlite(tmp_path):
