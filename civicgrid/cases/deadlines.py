@@ -11,7 +11,6 @@ PostgreSQL, setting them is a heap-only update of the case row."""
 
 from __future__ import annotations
 
-import contextvars
 import queue
 import threading
 import time
@@ -25,7 +24,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from civicgrid.core import bulk
+from civicgrid.core import bulk, context
 from civicgrid.core.workcalendar import get_calendar
 
 from . import tallies
@@ -264,15 +263,20 @@ def _in_batches(step: Callable, ids: list[int], now: datetime, checkpoint: Calla
         todo.put(batch)
     failed = threading.Event()
 
+    # The threads act for the caller: the change log's actor and request id. Only that is carried
+    # over, not the whole context (whose copy may hold this thread's database connections).
+    caller = context.current()
+
     def work() -> list:
         done = []
         try:
-            while not failed.is_set():
-                try:
-                    batch = todo.get_nowait()
-                except queue.Empty:
-                    break
-                done.append(one(batch))
+            with context.running(caller):
+                while not failed.is_set():
+                    try:
+                        batch = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    done.append(one(batch))
         except BaseException:
             failed.set()
             raise
@@ -281,8 +285,7 @@ def _in_batches(step: Callable, ids: list[int], now: datetime, checkpoint: Calla
         return done
 
     with ThreadPoolExecutor(threads, thread_name_prefix="sweep") as pool:
-        # Each thread runs in a copy of this context: the change log's actor and request id.
-        futures = [pool.submit(contextvars.copy_context().run, work) for _ in range(threads)]
+        futures = [pool.submit(work) for _ in range(threads)]
     return [done for future in futures for done in future.result()]
 
 

@@ -46,21 +46,20 @@ def new_request_id() -> str:
 
 
 @contextmanager
-def acting_as(user=None, *, request_id: str | None = None, ip: str | None = None) -> Iterator[RequestContext]:
+def running(ctx: RequestContext) -> Iterator[RequestContext]:
+    """Run a block in ``ctx`` (from ``current()``): a request's, a task's, or the caller's in a
+    thread of its own, where the context starts empty."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def acting_as(user=None, *, request_id: str | None = None, ip: str | None = None):
     """Run a block on behalf of ``user`` (None: the system), e.g. in a task or a command."""
-    ctx = RequestContext(request_id=request_id or new_request_id(), ip=ip, actor=user)
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+    return running(RequestContext(request_id=request_id or new_request_id(), ip=ip, actor=user))
 
 
-@contextmanager
-def for_request(request, request_id: str, ip: str | None) -> Iterator[RequestContext]:
-    ctx = RequestContext(request_id=request_id, ip=ip, request=request)
-    token = _current.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _current.reset(token)
+def for_request(request, request_id: str, ip: str | None):
+    return running(RequestContext(request_id=request_id, ip=ip, request=request))
