@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +56,12 @@ def running(ctx: RequestContext) -> Iterator[RequestContext]:
         _current.reset(token)
 
 
-def acting_as(user=None, *, request_id: str | None = None, ip: str | None = None):
+def acting_as(
+    user=None, *, request_id: str | None = None, ip: str | None = None
+) -> AbstractContextManager[RequestContext]:
     """Run a block on behalf of ``user`` (None: the system), e.g. in a task or a command."""
     return running(RequestContext(request_id=request_id or new_request_id(), ip=ip, actor=user))
 
 
-def for_request(request, request_id: str, ip: str | None):
+def for_request(request, request_id: str, ip: str | None) -> AbstractContextManager[RequestContext]:
     return running(RequestContext(request_id=request_id, ip=ip, request=request))
