@@ -133,3 +133,47 @@ class PeakRSS:
 
 def mib(value: int | None) -> float | None:
     return None if value is None else round(value / 2**20, 1)
+
+
+#: Additions in ``machine_speed``'s Python loop, and 4 KB pages (plus a 24-byte header, as SQLite
+#: writes a page to its log) in its file writes.
+LOOP_ADDITIONS = 5_000_000
+PAGE_WRITES = 20_000
+
+
+def machine_speed(directory, repeat: int = 3) -> dict[str, float]:
+    """How fast this machine is now, for comparing runs made on different machines or at different
+    times (the benchmarks' machines differ from session to session, and drift within one): the
+    median seconds of ``repeat`` runs of a plain Python loop, and of writing ``PAGE_WRITES`` pages to
+    a new file in ``directory`` (the databases' file system) as a log does, two writes a page,
+    without a flush to disk. Neither is a target; the result files keep them beside the timings."""
+    import os
+    import tempfile
+    import time
+
+    def loop() -> float:
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(LOOP_ADDITIONS):
+            total += i
+        return time.perf_counter() - t0
+
+    def writes() -> float:
+        header, page = b"\0" * 24, b"\1" * 4096
+        fd, path = tempfile.mkstemp(dir=directory, prefix="machine-speed-")
+        try:
+            t0 = time.perf_counter()
+            offset = 0
+            for _ in range(PAGE_WRITES):
+                os.pwrite(fd, header, offset)
+                os.pwrite(fd, page, offset + 24)
+                offset += 24 + 4096
+            return time.perf_counter() - t0
+        finally:
+            os.close(fd)
+            os.unlink(path)
+
+    return {
+        "python_loop_s": round(statistics.median(loop() for _ in range(repeat)), 4),
+        "page_writes_s": round(statistics.median(writes() for _ in range(repeat)), 4),
+    }

@@ -81,6 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    from django.conf import settings
+
+    from .timing import machine_speed
+
+    speed_dir = settings.VAR_DIR / "bench"
+    speed_dir.mkdir(parents=True, exist_ok=True)
+    speed_before = machine_speed(speed_dir)
+    print(
+        f"machine: Python loop {speed_before['python_loop_s']:.3f} s, "
+        f"page writes {speed_before['page_writes_s']:.3f} s",
+        flush=True,
+    )
     results, notes = [], {}
     load_before = os.getloadavg()
     for name in names:
@@ -113,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(),
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(),
+            # bench.timing.machine_speed: this machine's speed now, before and after the benchmarks.
+            "speed_before": speed_before,
+            "speed_after": machine_speed(speed_dir),
         },
         "database": dataset.describe_database(),
         "dataset": build,

@@ -57,6 +57,11 @@ def test_tiny_run_end_to_end(tmp_path):
     report = json.loads((results / "latest-tiny-sqlite.json").read_text(encoding="utf-8"))
     assert report == json.loads(stamped[0].read_text(encoding="utf-8"))
     assert report["db"] == "sqlite" and report["scale"] == "tiny"
+    machine = report["machine"]
+    for speed in (machine["speed_before"], machine["speed_after"]):
+        assert speed["python_loop_s"] > 0 and speed["page_writes_s"] > 0
+    assert not list((tmp_path / "var" / "bench").glob("machine-speed-*"))  # its file is removed
+    assert "machine: Python loop" in proc.stdout
     dataset = report["dataset"]
     assert dataset["rows"] == 2_000 and dataset["grids"] == 567
     assert not dataset["reused"] and "rebuilt_because" not in dataset
