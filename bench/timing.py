@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import tempfile
+import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -147,9 +150,6 @@ def machine_speed(directory, repeat: int = 3) -> dict[str, float]:
     median seconds of ``repeat`` runs of a plain Python loop, and of writing ``PAGE_WRITES`` pages to
     a new file in ``directory`` (the databases' file system) as a log does, two writes a page,
     without a flush to disk. Neither is a target; the result files keep them beside the timings."""
-    import os
-    import tempfile
-    import time
 
     def loop() -> float:
         t0 = time.perf_counter()
