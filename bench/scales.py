@@ -64,6 +64,9 @@ ENV_DB = "BENCH_DB"
 ENV_RESULTS_DIR = "BENCH_RESULTS_DIR"
 #: Override the SQLite file (default ``var/bench/bench-<scale>.sqlite3``).
 ENV_SQLITE_PATH = "BENCH_SQLITE_PATH"
+#: A task queue file: the worker's tasks are queued there, not run at once (the committed sweep's
+#: process, ``bench.benchmarks.cases_sweep``, as production queues them for the consumer).
+ENV_QUEUE_PATH = "BENCH_QUEUE_PATH"
 #: Override the PostgreSQL URL (default below).
 ENV_PG_URL = "BENCH_PG_URL"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/civicgrid_bench"

@@ -19,7 +19,16 @@ from config.settings import DATABASES as PROJECT_DATABASES
 from config.settings import HUEY, INSTALLED_APPS, VAR_DIR
 
 from .scales import DATABASES as BENCH_DATABASES
-from .scales import DEFAULT_PG_URL, ENV_DB, ENV_PG_URL, ENV_SCALE, ENV_SQLITE_PATH, SCALES, pg_schema
+from .scales import (
+    DEFAULT_PG_URL,
+    ENV_DB,
+    ENV_PG_URL,
+    ENV_QUEUE_PATH,
+    ENV_SCALE,
+    ENV_SQLITE_PATH,
+    SCALES,
+    pg_schema,
+)
 
 BENCH_SCALE = os.environ.get(ENV_SCALE, "small")
 BENCH_DB = os.environ.get(ENV_DB, "sqlite")
@@ -44,7 +53,18 @@ else:
     DATABASES = {"default": {**_project_db, "NAME": _path}}
 
 # Nothing the benchmark does should reach the shared task queue file or spend time hashing passwords.
-HUEY = {**HUEY, "immediate": True}
+# Tasks run at once, in the caller's thread; or, with BENCH_QUEUE_PATH, they are queued in that file
+# for the benchmark to run later, as production queues them for the consumer.
+if os.environ.get(ENV_QUEUE_PATH):
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "bench",
+        "filename": os.environ[ENV_QUEUE_PATH],
+        "immediate": False,
+        "utc": True,
+    }
+else:
+    HUEY = {**HUEY, "immediate": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The HTTP timings sign a user in through the test client: django-axes would log every such login.
 LOGGING = {**LOGGING, "loggers": {**LOGGING["loggers"], "axes": {"level": "WARNING"}}}  # noqa: F405
