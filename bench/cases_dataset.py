@@ -965,7 +965,9 @@ EXTRA_PERSONAS = (
 
 
 def ensure_case_users(users: dict) -> dict:
-    """``users`` (bench.dataset.ensure_users) plus the dispatcher and the department handler."""
+    """``users`` (bench.dataset.ensure_users) plus the dispatcher and the department handler, and a
+    handler in every other unit: as in production, every unit has someone its cases' notices reach
+    (the sweep tells each overdue case's unit)."""
     from civicgrid.accounts.models import User
     from civicgrid.cases.models import Department, DepartmentMember
     from civicgrid.core.testing import make_user
@@ -979,6 +981,9 @@ def ensure_case_users(users: dict) -> dict:
         out[persona.key] = user
     unit = Department.objects.get(code=HANDLER_UNIT)
     DepartmentMember.objects.get_or_create(user=out["handler"], department=unit)
+    for unit in Department.objects.filter(members__isnull=True):
+        handler = User.objects.create_user(username=f"bench_unit_{unit.code}", display_name=unit.name)
+        DepartmentMember.objects.create(user=handler, department=unit)
     return out
 
 

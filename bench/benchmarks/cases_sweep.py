@@ -42,7 +42,7 @@ and is not timed. After the timing the process runs the queued tasks as the cons
 checks that the notifications were stored (``deliver_queued``: tasks, seconds and notifications in
 the run's notes). Until the sixteenth session they were delivered inside the timed sweep, at each
 batch's commit (the benchmark's task queue ran tasks at once), which production never does
-(bench/README.md, sixteenth session).
+(bench/README.md, its findings).
 """
 
 from __future__ import annotations
@@ -266,9 +266,9 @@ def _postgres_copy() -> Iterator[dict]:
 @contextlib.contextmanager
 def _queue_file() -> Iterator[str]:
     """A task queue file for one committed run (``bench.settings``: BENCH_QUEUE_PATH), removed after."""
-    from config.settings import VAR_DIR
+    from django.conf import settings
 
-    path = str(VAR_DIR / "bench" / "sweep-queue.sqlite3")
+    path = str(settings.VAR_DIR / "bench" / "sweep-queue.sqlite3")
     _remove(path)
     try:
         yield path

@@ -77,8 +77,10 @@ def test_cases_benchmark_tiny(tmp_path):
     # Both processes warmed up (a sweep rolled back) before anything was timed.
     assert notes["sweep"]["warm_up_s"] > 0
     assert notes["sweep"]["runs"]["0.01 committed"][0]["warm_up_s"] > 0
-    # Its notices were queued, not delivered inside the timing; run afterwards, each was stored.
-    assert "notifications" in notes["sweep"]["runs"]["0.01 committed"][0]["notify"]
+    # Its notices were queued, not delivered inside the timing; run afterwards, every recipient the
+    # tasks named got a notification (the benchmark checks the count).
+    notify = notes["sweep"]["runs"]["0.01 committed"][0]["notify"]
+    assert notify["tasks"] >= 1 and notify["notifications"] >= 1
     assert not list(tmp_path.glob("*.sweep-copy*"))
     assert "nothing_due" in notes["plans"] and notes["plans"]["list/district"]["page"]
 
